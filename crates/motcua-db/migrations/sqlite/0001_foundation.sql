@@ -1,0 +1,61 @@
+-- Foundation: job outbox, hash-chained event log, personal-data access log.
+-- Times are BIGINT microseconds since the Unix epoch (UTC).
+
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_at BIGINT NOT NULL,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_ready ON jobs (queue, status, run_at);
+
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (aggregate_type, aggregate_id, version)
+);
+CREATE INDEX events_by_type_time ON events (event_type, occurred_at);
+CREATE INDEX events_by_time ON events (occurred_at);
+
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'events are append-only');
+END;
+
+CREATE TABLE access_log (
+    id INTEGER PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL CHECK (actor_kind IN ('staff', 'client', 'citizen', 'system')),
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    reference TEXT,
+    subject_pid BIGINT,
+    outcome TEXT NOT NULL,
+    request_id TEXT
+);
+CREATE INDEX access_log_by_subject ON access_log (subject_pid, at);
+CREATE INDEX access_log_by_time ON access_log (at);

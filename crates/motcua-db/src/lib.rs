@@ -1,0 +1,323 @@
+//! Storage for motcua: one API over an embedded SQLite file (the default) and PostgreSQL
+//! (national scale). The scheme of the database URL picks the engine.
+//!
+//! Queries are written once with `$1…$n` placeholders (both engines accept them) and run on
+//! either engine through the [`on_read!`], [`on_write!`] and [`on_tx!`] macros, which expand the
+//! same body for each engine's executor type. Where the dialects differ, callers match on
+//! [`Db::engine`] and write two explicit arms.
+//!
+//! Conventions every table follows: times are `BIGINT` microseconds since the Unix epoch (UTC),
+//! bound as parameters (never `now()` in SQL); identifiers are UUIDv7 text made in Rust;
+//! money is VND as `BIGINT`.
+
+pub mod access_log;
+pub mod clock;
+pub mod events;
+pub mod jobs;
+pub mod migrate;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use sqlx;
+
+/// The file name of the embedded database inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "motcua.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("the database has migration {0}, which this build does not know; upgrade motcua")]
+    UnknownMigration(i64),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("event log integrity: {0}")]
+    Integrity(String),
+}
+
+impl DbError {
+    /// True when the error is a unique-constraint violation (a concurrent writer won).
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// The connection pools. SQLite has one writer connection (SQLite allows one writer at a time;
+/// a single connection avoids busy-waiting inside the process) and a pool of readers.
+#[derive(Debug)]
+pub enum Pools {
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A handle to the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+    url: Arc<str>,
+}
+
+/// Options for opening a database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Maximum connections to PostgreSQL, or readers for SQLite.
+    pub max_connections: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(2);
+        DbOptions {
+            max_connections: (cpus * 4).clamp(4, 32),
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database named by `url`: `sqlite://path/file.sqlite3` (created if missing),
+    /// `sqlite::memory:` is refused because readers and the writer must share one file, and
+    /// `postgres://…` / `postgresql://…`.
+    pub async fn connect(url: &str) -> DbResult<Db> {
+        Self::connect_with(url, DbOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, options: DbOptions) -> DbResult<Db> {
+        let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?.application_name("motcua");
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Pools::Postgres(pool)
+        } else if url.starts_with("sqlite:") && !url.contains(":memory:") {
+            let base = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory");
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(base.read_only(true))
+                .await?;
+            Pools::Sqlite { write, read }
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        Ok(Db {
+            pools: Arc::new(pools),
+            url: Arc::from(redact_url(url)),
+        })
+    }
+
+    /// The URL of the embedded database inside `data_dir`, creating the directory.
+    pub fn sqlite_url_in(data_dir: &Path) -> DbResult<String> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(SQLITE_FILE_NAME);
+        Ok(format!("sqlite://{}", path.display()))
+    }
+
+    pub fn engine(&self) -> Engine {
+        match &*self.pools {
+            Pools::Sqlite { .. } => Engine::Sqlite,
+            Pools::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// The URL with any password removed, for logs and status pages.
+    pub fn display_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Begins a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, so a second
+    /// process waits for the write lock up front instead of failing halfway.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        let r: Result<i32, sqlx::Error> = on_read!(self, c => {
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(c).await
+        });
+        r.is_ok()
+    }
+
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A write transaction on either engine. Dropped without `commit` it rolls back, so nothing
+/// half-written survives an error.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Tx::Sqlite(_) => Engine::Sqlite,
+            Tx::Postgres(_) => Engine::Postgres,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to a read executor (a pool) of whichever engine `$db` uses.
+#[macro_export]
+macro_rules! on_read {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db.pools() {
+            $crate::Pools::Sqlite { read, .. } => {
+                let $c = read;
+                $body
+            }
+            $crate::Pools::Postgres(pool) => {
+                let $c = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the write pool (single statements outside a transaction).
+#[macro_export]
+macro_rules! on_write {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db.pools() {
+            $crate::Pools::Sqlite { write, .. } => {
+                let $c = write;
+                $body
+            }
+            $crate::Pools::Postgres(pool) => {
+                let $c = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to `&mut` the transaction's connection; use `&mut *$c` for
+/// each statement.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:secret@host/db → postgres://user:***@host/db
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
+}
+
+/// A new UUIDv7 identifier as text (time-ordered, so inserts land at the end of indexes).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:pw@localhost:5432/db"),
+            "postgres://u:***@localhost:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,332 @@
+//! Storage tests. They run on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL`
+//! is set (each test gets a fresh database either way).
+
+use std::collections::BTreeMap;
+
+use motcua_db::events::{self, NewEvent};
+use motcua_db::testing;
+use motcua_db::{Db, Engine, access_log, jobs, migrate, on_read, on_write};
+use serde_json::json;
+
+#[tokio::test]
+async fn migrations_apply_once_and_report_current() {
+    let db = testing::fresh().await.unwrap();
+    assert!(migrate::is_current(&db).await);
+    // A second run (another server starting) applies nothing.
+    assert!(migrate::run(&db).await.unwrap().is_empty());
+    assert_eq!(
+        migrate::applied_versions(&db).await.unwrap().len(),
+        migrate::MIGRATIONS.len()
+    );
+}
+
+/// Normalised schema: table → column → (type family, not-null).
+type Schema = BTreeMap<String, BTreeMap<String, (String, bool)>>;
+
+fn family(t: &str) -> String {
+    let t = t.to_ascii_lowercase();
+    if t.contains("int") {
+        "int".into()
+    } else if t.contains("char") || t.contains("text") {
+        "text".into()
+    } else if t.contains("bool") {
+        "bool".into()
+    } else {
+        t
+    }
+}
+
+async fn sqlite_schema(db: &Db) -> Schema {
+    let rows: Vec<(String, String, String, i64, i64)> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(c)
+        .await
+    })
+    .unwrap();
+    let mut s = Schema::new();
+    for (table, col, ty, notnull, pk) in rows {
+        s.entry(table)
+            .or_default()
+            .insert(col, (family(&ty), notnull == 1 || pk > 0));
+    }
+    s
+}
+
+async fn postgres_schema(db: &Db) -> Schema {
+    let rows: Vec<(String, String, String, String)> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
+             FROM information_schema.columns WHERE table_schema = 'public'",
+        )
+        .fetch_all(c)
+        .await
+    })
+    .unwrap();
+    let mut s = Schema::new();
+    for (table, col, ty, nullable) in rows {
+        s.entry(table)
+            .or_default()
+            .insert(col, (family(&ty), nullable == "NO"));
+    }
+    s
+}
+
+/// The two migration trees must produce the same tables, columns, type families and
+/// nullability. Needs both engines, so it does its work when `TEST_DATABASE_URL` is set (as in
+/// `.ci/run`); the SQLite half is still applied and checked for sanity without it.
+#[tokio::test]
+async fn sqlite_and_postgres_schemas_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = Db::sqlite_url_in(dir.path()).unwrap();
+    let lite = Db::connect(&url).await.unwrap();
+    migrate::run(&lite).await.unwrap();
+    let lite_schema = sqlite_schema(&lite).await;
+    assert!(lite_schema.contains_key("citizens"));
+    assert!(lite_schema.contains_key("events"));
+    if !testing::on_postgres() {
+        eprintln!("TEST_DATABASE_URL not set: PostgreSQL half of the schema comparison skipped");
+        return;
+    }
+    let pg = testing::fresh().await.unwrap();
+    assert_eq!(pg.engine(), Engine::Postgres);
+    let pg_schema = postgres_schema(&pg).await;
+    assert_eq!(lite_schema, pg_schema);
+}
+
+fn ev<'a>(agg: &'a str, ty: &'a str, n: i64) -> NewEvent<'a> {
+    NewEvent {
+        aggregate_type: "citizen",
+        aggregate_id: agg,
+        event_type: ty,
+        actor: "staff:tester",
+        reason: "test",
+        payload: json!({ "n": n }),
+        occurred_at: 1_700_000_000_000_000 + n,
+    }
+}
+
+#[tokio::test]
+async fn events_chain_per_aggregate_and_verify() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let a1 = events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
+    let a2 = events::append(&mut tx, &ev("001", "citizen.updated", 2)).await.unwrap();
+    let b1 = events::append(&mut tx, &ev("002", "citizen.created", 3)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((a1.version, a2.version, b1.version), (1, 2, 1));
+    assert_eq!(a1.prev_hash, events::GENESIS_HASH);
+    assert_eq!(a2.prev_hash, a1.hash);
+    assert_eq!(b1.prev_hash, events::GENESIS_HASH);
+
+    let report = events::verify_all(&db).await.unwrap();
+    assert_eq!(report.events, 3);
+    assert_eq!(report.aggregates, 2);
+    assert!(report.breaks.is_empty(), "{:?}", report.breaks);
+
+    let created = events::by_type(&db, "citizen.created", 0, i64::MAX, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 2);
+    assert_eq!(events::for_aggregate(&db, "citizen", "001").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn events_refuse_update_and_delete() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
+    tx.commit().await.unwrap();
+    let upd: Result<u64, sqlx::Error> = on_write!(&db, c => {
+        sqlx::query("UPDATE events SET reason = 'tampered'").execute(c).await.map(|r| r.rows_affected())
+    });
+    assert!(upd.unwrap_err().to_string().contains("append-only"));
+    let del: Result<u64, sqlx::Error> = on_write!(&db, c => {
+        sqlx::query("DELETE FROM events").execute(c).await.map(|r| r.rows_affected())
+    });
+    assert!(del.is_err());
+}
+
+#[tokio::test]
+async fn tampering_is_detected_by_the_verifier() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
+    events::append(&mut tx, &ev("001", "citizen.updated", 2)).await.unwrap();
+    tx.commit().await.unwrap();
+    // Someone with direct database access drops the trigger and edits history.
+    let drop_and_edit = match db.engine() {
+        Engine::Sqlite => vec![
+            "DROP TRIGGER events_no_update",
+            "UPDATE events SET payload = '{\"n\":99}' WHERE version = 1",
+        ],
+        Engine::Postgres => vec![
+            "DROP TRIGGER events_no_update ON events",
+            "UPDATE events SET payload = '{\"n\":99}' WHERE version = 1",
+        ],
+    };
+    for sql in drop_and_edit {
+        let r: Result<u64, sqlx::Error> = on_write!(&db, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|r| r.rows_affected())
+        });
+        r.unwrap();
+    }
+    let report = events::verify_all(&db).await.unwrap();
+    assert_eq!(report.breaks.len(), 1, "{:?}", report.breaks);
+    assert!(report.breaks[0].contains("v1"));
+}
+
+#[tokio::test]
+async fn concurrent_appends_to_one_aggregate_cannot_both_win() {
+    let db = testing::fresh().await.unwrap();
+    if db.engine() == Engine::Sqlite {
+        // One writer at a time by construction; the race exists only on PostgreSQL.
+        return;
+    }
+    let db2 = Db::connect(&db.url).await.unwrap();
+    let mut t1 = db.begin().await.unwrap();
+    let mut t2 = db2.begin().await.unwrap();
+    events::append(&mut t1, &ev("007", "citizen.created", 1)).await.unwrap();
+    let second = tokio::spawn(async move {
+        let r = events::append(&mut t2, &ev("007", "citizen.created", 2)).await;
+        if r.is_ok() {
+            t2.commit().await.map(|_| ())
+        } else {
+            r.map(|_| ())
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    t1.commit().await.unwrap();
+    let r = second.await.unwrap();
+    assert!(r.is_err(), "the second writer must lose");
+    let report = events::verify_all(&db).await.unwrap();
+    assert!(report.breaks.is_empty());
+    assert_eq!(report.events, 1);
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_once_by_competing_processes() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    for i in 0..200 {
+        jobs::enqueue(&mut tx, "mail", &json!({ "i": i }), 0, 3).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // A second pool on the same database stands for a second `motcua serve` process.
+    let other = Db::connect(&db.url).await.unwrap();
+    let now = motcua_db::clock::now_us();
+    let mut handles = Vec::new();
+    for (w, handle) in [("node-a", db.db.clone()), ("node-b", other.clone())]
+        .into_iter()
+        .flat_map(|(w, d)| [(w, d.clone()), (w, d)])
+    {
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = jobs::claim(&handle, "mail", w, 7, 60_000_000, now).await.unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                for j in batch {
+                    assert!(jobs::complete(&handle, &j.id, w, now).await.unwrap());
+                    mine.push(j.id);
+                }
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 200, "every job processed exactly once");
+    assert_eq!(all.len(), 200);
+    let counts = jobs::counts(&db).await.unwrap();
+    assert_eq!(counts, vec![("mail".into(), "done".into(), 200)]);
+}
+
+#[tokio::test]
+async fn expired_leases_are_reclaimed_and_failures_back_off() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 2).await.unwrap();
+    tx.commit().await.unwrap();
+    let t0 = 1_000_000_000;
+    let first = jobs::claim(&db, "sms", "dead-node", 10, 1_000, t0).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // Lease still valid: nothing to claim.
+    assert!(jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 500).await.unwrap().is_empty());
+    // Lease expired: another node takes it; the dead node can no longer complete it.
+    let again = jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 2_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    assert!(!jobs::complete(&db, &again[0].id, "dead-node", t0 + 2_100).await.unwrap());
+    // Out of attempts (max 2) → dead.
+    let outcome = jobs::fail(&db, &again[0].id, "node-b", "gateway down", 1_000, t0 + 2_200)
+        .await
+        .unwrap();
+    assert_eq!(outcome, jobs::FailOutcome::Dead);
+}
+
+#[tokio::test]
+async fn failed_job_is_retried_later() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 5).await.unwrap();
+    tx.commit().await.unwrap();
+    let t0 = 5_000_000;
+    let j = jobs::claim(&db, "sms", "n", 1, 1_000_000, t0).await.unwrap().remove(0);
+    let out = jobs::fail(&db, &j.id, "n", "timeout", 10_000, t0).await.unwrap();
+    assert_eq!(out, jobs::FailOutcome::Retry(t0 + 10_000));
+    assert!(jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 5_000).await.unwrap().is_empty());
+    assert_eq!(jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 10_000).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rolled_back_transaction_leaves_nothing() {
+    let db = testing::fresh().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    events::append(&mut tx, &ev("009", "citizen.created", 1)).await.unwrap();
+    jobs::enqueue(&mut tx, "mail", &json!({}), 0, 1).await.unwrap();
+    drop(tx);
+    assert_eq!(events::verify_all(&db).await.unwrap().events, 0);
+    assert!(jobs::counts(&db).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn access_log_group_commit_records_every_entry() {
+    let db = testing::fresh().await.unwrap();
+    let log = access_log::AccessLog::start(db.db.clone());
+    let mut handles = Vec::new();
+    for i in 0..300i64 {
+        let log = log.clone();
+        handles.push(tokio::spawn(async move {
+            log.record(access_log::AccessEntry {
+                at: 1_000 + i,
+                actor_kind: access_log::ActorKind::Client,
+                actor_id: "c1".into(),
+                actor_name: "Tax office".into(),
+                action: "verify".into(),
+                purpose: "tax registration".into(),
+                reference: None,
+                subject_pid: Some(1_095_012_345 + (i % 3)),
+                outcome: "match".into(),
+                request_id: Some(format!("r{i}")),
+            })
+            .await
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    assert_eq!(access_log::count(&db).await.unwrap(), 300);
+    let mine = access_log::by_subject(&db, 1_095_012_345, 1000).await.unwrap();
+    assert_eq!(mine.len(), 100);
+    assert!(mine.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+}
