@@ -1,0 +1,48 @@
+//! Accounts and credentials. Staff accounts (admin, officer) with Argon2id passwords and
+//! server-side sessions; agency API clients with scopes and long random secrets.
+//!
+//! Everything a later citizen account needs lives here once: password hashing with bounded
+//! concurrency ([`password`]), sessions with CSRF tokens ([`sessions`]), random tokens
+//! ([`token`]), and one place that authenticates API clients ([`clients`]), so bearer tokens can
+//! be added beside HTTP Basic without touching the handlers that use a client.
+
+pub mod clients;
+pub mod password;
+pub mod sessions;
+pub mod staff;
+pub mod token;
+
+use motcua_db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Input the caller must fix; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for IdentityError {
+    fn from(e: sqlx::Error) -> Self {
+        IdentityError::Db(DbError::Sqlx(e))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, IdentityError>;
+
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> IdentityError {
+    IdentityError::Invalid {
+        field,
+        message: message.into(),
+    }
+}

@@ -1,0 +1,479 @@
+//! Reading and writing citizens, households, residence and ID cards.
+
+use chrono::NaiveDate;
+use motcua_db::events::{self, NewEvent};
+use motcua_db::{Db, Tx, on_read, on_tx};
+use motcua_domain::Pid;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{RegistryError, Result};
+use crate::record::{CITIZEN_COLUMNS, Citizen, CitizenRecord, CitizenRow, pid_text};
+
+/// The event-log aggregate of a citizen is `citizen/<12-digit PID>`.
+pub const AGGREGATE: &str = "citizen";
+
+pub async fn get(db: &Db, pid: Pid) -> Result<Option<Citizen>> {
+    let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid = $1");
+    let row: Option<CitizenRow> = on_read!(db, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid.as_i64()).fetch_optional(c).await
+    })?;
+    Ok(row.map(Citizen::from))
+}
+
+/// The citizen as seen inside a write transaction (for services that change it).
+pub async fn get_in(tx: &mut Tx, pid: Pid) -> Result<Option<Citizen>> {
+    let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid = $1");
+    let row: Option<CitizenRow> = on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid.as_i64()).fetch_optional(&mut *c).await
+    })?;
+    Ok(row.map(Citizen::from))
+}
+
+pub async fn count(db: &Db) -> Result<i64> {
+    let n: i64 = on_read!(db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM citizens").fetch_one(c).await
+    })?;
+    Ok(n)
+}
+
+/// Inserts one citizen and its `citizen.registered` event. Fails with a conflict when the
+/// PID is already registered.
+pub async fn insert(tx: &mut Tx, r: &CitizenRecord, actor: &str, reason: &str, now: i64) -> Result<()> {
+    let inserted = insert_rows(tx, std::slice::from_ref(r), None, now).await?;
+    if inserted.is_empty() {
+        return Err(RegistryError::Conflict(format!("pid {} is already registered", r.pid)));
+    }
+    ensure_households(tx, std::slice::from_ref(r), now).await?;
+    events::append(
+        tx,
+        &NewEvent {
+            aggregate_type: AGGREGATE,
+            aggregate_id: &r.pid.to_string(),
+            event_type: "citizen.registered",
+            actor,
+            reason,
+            payload: record_payload(r),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn record_payload(r: &CitizenRecord) -> serde_json::Value {
+    json!({
+        "full_name": r.full_name,
+        "gender": r.gender.as_code(),
+        "date_of_birth": r.date_of_birth.to_string(),
+        "birth_province": r.birth_province,
+        "residence_province": r.residence_province,
+        "household_id": r.household_id,
+        "father_pid": r.father_pid.map(|p| p.to_string()),
+        "mother_pid": r.mother_pid.map(|p| p.to_string()),
+    })
+}
+
+/// Rows per multi-row INSERT: 25 bound values each, under SQLite's 32,766-variable limit and
+/// PostgreSQL's 65,535.
+pub const INSERT_CHUNK: usize = 1000;
+
+/// Inserts citizens with multi-row statements, skipping PIDs already present. Returns the
+/// PIDs actually inserted.
+pub(crate) async fn insert_rows(
+    tx: &mut Tx,
+    rows: &[CitizenRecord],
+    import_id: Option<&str>,
+    now: i64,
+) -> Result<Vec<i64>> {
+    let mut inserted = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let got: Vec<i64> = on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO citizens (pid, full_name, name_folded, gender, date_of_birth,
+                    birth_year, birth_province, hometown_province, ethnicity_code, religion,
+                    nationality, father_pid, mother_pid, spouse_pid, status, date_of_death,
+                    phone, email, tax_code, social_insurance_code, household_id,
+                    relation_to_head, residence_province, residence_address, import_id,
+                    created_at, updated_at, version) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.pid.as_i64())
+                    .push_bind(r.full_name.clone())
+                    .push_bind(r.name_folded.clone())
+                    .push_bind(r.gender.as_code())
+                    .push_bind(r.date_of_birth.to_string())
+                    .push_bind(r.date_of_birth.year())
+                    .push_bind(i32::from(r.birth_province))
+                    .push_bind(r.hometown_province.map(i32::from))
+                    .push_bind(r.ethnicity_code.map(i32::from))
+                    .push_bind(r.religion.clone())
+                    .push_bind(r.nationality.clone())
+                    .push_bind(r.father_pid.map(|p| p.as_i64()))
+                    .push_bind(r.mother_pid.map(|p| p.as_i64()))
+                    .push_bind(r.spouse_pid.map(|p| p.as_i64()))
+                    .push_bind(if r.deceased { "deceased" } else { "alive" })
+                    .push_bind(r.date_of_death.map(|d| d.to_string()))
+                    .push_bind(r.phone.clone())
+                    .push_bind(r.email.clone())
+                    .push_bind(r.tax_code.clone())
+                    .push_bind(r.social_insurance_code.clone())
+                    .push_bind(r.household_id)
+                    .push_bind(r.relation_to_head.map(|x| x.as_code()))
+                    .push_bind(r.residence_province.map(i32::from))
+                    .push_bind(r.address.clone())
+                    .push_bind(import_id.map(str::to_owned))
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(1i32);
+            });
+            qb.push(" ON CONFLICT (pid) DO NOTHING RETURNING pid");
+            qb.build_query_scalar::<i64>().fetch_all(&mut *c).await
+        })?;
+        inserted.extend(got);
+    }
+    Ok(inserted)
+}
+
+/// Creates the households the rows belong to (once each); the head is the member whose
+/// relation is `head`.
+pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: i64) -> Result<()> {
+    use motcua_domain::generator::Relation;
+    let mut seen = std::collections::HashSet::new();
+    let mut households: Vec<(i64, Option<i64>, i32, String)> = Vec::new();
+    for r in rows {
+        let Some(id) = r.household_id else { continue };
+        let head = (r.relation_to_head == Some(Relation::Head)).then(|| r.pid.as_i64());
+        if seen.insert(id) {
+            households.push((
+                id,
+                head,
+                r.residence_province.map(i32::from).unwrap_or(i32::from(r.birth_province)),
+                r.address.clone().unwrap_or_default(),
+            ));
+        } else if let Some(h) = head
+            && let Some(entry) = households.iter_mut().find(|x| x.0 == id)
+        {
+            entry.1 = Some(h);
+        }
+    }
+    for chunk in households.chunks(INSERT_CHUNK) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO households (id, head_pid, province_code, address, created_at,
+                                         updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, h| {
+                b.push_bind(h.0)
+                    .push_bind(h.1)
+                    .push_bind(h.2)
+                    .push_bind(h.3.clone())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            qb.push(
+                " ON CONFLICT (id) DO UPDATE SET head_pid = COALESCE(households.head_pid, excluded.head_pid)",
+            );
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct HouseholdRow {
+    pub id: i64,
+    pub head_pid: Option<i64>,
+    pub province_code: i32,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HouseholdView {
+    pub id: i64,
+    pub head_pid: Option<String>,
+    pub province_code: i32,
+    pub address: String,
+    pub members: Vec<Citizen>,
+}
+
+pub async fn household(db: &Db, id: i64) -> Result<Option<HouseholdView>> {
+    let row: Option<HouseholdRow> = on_read!(db, c => {
+        sqlx::query_as("SELECT id, head_pid, province_code, address FROM households WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await
+    })?;
+    let Some(row) = row else { return Ok(None) };
+    let sql = format!(
+        "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE household_id = $1 ORDER BY birth_year, pid"
+    );
+    let members: Vec<CitizenRow> = on_read!(db, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(c).await
+    })?;
+    let mut members: Vec<Citizen> = members.into_iter().map(Citizen::from).collect();
+    // Head first, then by age.
+    members.sort_by_key(|m| m.relation_to_head.as_deref() != Some("head"));
+    Ok(Some(HouseholdView {
+        id: row.id,
+        head_pid: row.head_pid.map(pid_text),
+        province_code: row.province_code,
+        address: row.address,
+        members,
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Residence {
+    pub id: String,
+    pub kind: String,
+    pub province_code: i32,
+    pub address: String,
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+}
+
+/// Residence history (left permanent residences, temporary residences), newest first.
+pub async fn residences(db: &Db, pid: Pid) -> Result<Vec<Residence>> {
+    let rows: Vec<Residence> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT id, kind, province_code, address, valid_from, valid_to FROM residences
+             WHERE pid = $1 ORDER BY recorded_at DESC",
+        )
+        .bind(pid.as_i64())
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows)
+}
+
+/// Registers a new permanent residence (đăng ký thường trú, Law on Residence 2020): the
+/// current one moves to the history, closed on `from`.
+pub async fn register_permanent_residence(
+    tx: &mut Tx,
+    pid: Pid,
+    province_code: u16,
+    address: &str,
+    from: NaiveDate,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    let citizen = get_in(tx, pid)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
+    if citizen.status != "alive" {
+        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+    }
+    check_address(province_code, address)?;
+    if let Some(p) = citizen.residence_province {
+        let old_address = citizen.residence_address.as_deref().unwrap_or_default();
+        insert_residence(tx, pid, "permanent", p, old_address, None, Some(&from.to_string()), now)
+            .await?;
+    }
+    let changed = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizens SET residence_province = $1, residence_address = $2,
+                 updated_at = $3, version = version + 1
+             WHERE pid = $4 AND version = $5",
+        )
+        .bind(i32::from(province_code))
+        .bind(address)
+        .bind(now)
+        .bind(pid.as_i64())
+        .bind(citizen.version)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if changed != 1 {
+        return Err(RegistryError::Conflict(format!("citizen {pid} changed concurrently")));
+    }
+    append(tx, pid, "citizen.permanent_residence_registered", actor, reason, now,
+        json!({ "province_code": province_code, "address": address, "from": from.to_string() })).await
+}
+
+/// Registers a temporary residence (đăng ký tạm trú) from `from` until `to` (if known).
+pub async fn register_temporary_residence(
+    tx: &mut Tx,
+    pid: Pid,
+    province_code: u16,
+    address: &str,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    let citizen = get_in(tx, pid)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
+    if citizen.status != "alive" {
+        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+    }
+    check_address(province_code, address)?;
+    if to.is_some_and(|t| t < from) {
+        return Err(RegistryError::field("valid_to", "date.order", "must not be before valid_from"));
+    }
+    insert_residence(
+        tx,
+        pid,
+        "temporary",
+        i32::from(province_code),
+        address,
+        Some(&from.to_string()),
+        to.map(|d| d.to_string()).as_deref(),
+        now,
+    )
+    .await?;
+    append(tx, pid, "citizen.temporary_residence_registered", actor, reason, now,
+        json!({ "province_code": province_code, "address": address, "from": from.to_string(),
+                "to": to.map(|d| d.to_string()) })).await
+}
+
+fn check_address(province_code: u16, address: &str) -> Result<()> {
+    if motcua_domain::provinces::province(province_code).is_none() {
+        return Err(RegistryError::field("province_code", "province.unknown", "is not a province code"));
+    }
+    if let Err(e) = motcua_domain::text_limits::check_text(address, motcua_domain::text_limits::MAX_ADDRESS_CHARS)
+        .and_then(|_| if address.trim().is_empty() { Err(motcua_domain::text_limits::TextError::Empty) } else { Ok(()) })
+    {
+        return Err(RegistryError::field("address", e.code(), e.to_string()));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_residence(
+    tx: &mut Tx,
+    pid: Pid,
+    kind: &str,
+    province_code: i32,
+    address: &str,
+    valid_from: Option<&str>,
+    valid_to: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO residences (id, pid, kind, province_code, address, valid_from, valid_to,
+                                     recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(motcua_db::new_id())
+        .bind(pid.as_i64())
+        .bind(kind)
+        .bind(province_code)
+        .bind(address)
+        .bind(valid_from)
+        .bind(valid_to)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn append(
+    tx: &mut Tx,
+    pid: Pid,
+    event_type: &str,
+    actor: &str,
+    reason: &str,
+    now: i64,
+    payload: serde_json::Value,
+) -> Result<()> {
+    events::append(
+        tx,
+        &NewEvent {
+            aggregate_type: AGGREGATE,
+            aggregate_id: &pid.to_string(),
+            event_type,
+            actor,
+            reason,
+            payload,
+            occurred_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IdCard {
+    pub id: String,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub status: String,
+}
+
+pub async fn id_cards(db: &Db, pid: Pid) -> Result<Vec<IdCard>> {
+    let rows: Vec<IdCard> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT id, issued_on, expires_on, status FROM id_cards WHERE pid = $1
+             ORDER BY issued_on DESC",
+        )
+        .bind(pid.as_i64())
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows)
+}
+
+/// Issues a chip ID card (thẻ căn cước; its number is the PID). The previous active card is
+/// marked replaced. Expiry follows the renewal ages (Law on Citizen Identification 2014,
+/// Art. 21) as computed by `motcua_domain::id_card`.
+pub async fn issue_id_card(
+    tx: &mut Tx,
+    pid: Pid,
+    issued_on: NaiveDate,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<IdCard> {
+    let citizen = get_in(tx, pid)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
+    if citizen.status != "alive" {
+        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+    }
+    let dob = motcua_domain::BirthDate::parse(&citizen.date_of_birth)
+        .ok()
+        .and_then(|d| d.earliest())
+        .ok_or_else(|| RegistryError::field("date_of_birth", "date.invalid", "stored date of birth is unreadable"))?;
+    if issued_on < dob {
+        return Err(RegistryError::field("issued_on", "date.order", "must not be before the date of birth"));
+    }
+    let expires_on = motcua_domain::id_card::id_card_expiry(dob, issued_on);
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE id_cards SET status = 'replaced' WHERE pid = $1 AND status = 'active'")
+            .bind(pid.as_i64())
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    let card = IdCard {
+        id: motcua_db::new_id(),
+        issued_on: issued_on.to_string(),
+        expires_on: expires_on.map(|d| d.to_string()),
+        status: "active".into(),
+    };
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO id_cards (id, pid, issued_on, expires_on, status, recorded_at)
+             VALUES ($1, $2, $3, $4, 'active', $5)",
+        )
+        .bind(&card.id)
+        .bind(pid.as_i64())
+        .bind(&card.issued_on)
+        .bind(&card.expires_on)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    append(tx, pid, "citizen.id_card_issued", actor, reason, now,
+        json!({ "issued_on": card.issued_on, "expires_on": card.expires_on })).await?;
+    Ok(card)
+}

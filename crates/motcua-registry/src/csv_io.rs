@@ -1,0 +1,535 @@
+//! CSV import and export at national scale.
+//!
+//! Import streams the file: a reader thread parses and validates rows (line numbers kept for
+//! the error report) and hands batches to the writer, which inserts them in PID order with
+//! multi-row statements, one transaction and one event per batch. A bad row is reported with
+//! its line number and reason and nothing of it is stored; good rows are imported.
+//! Into an empty table, the secondary indexes are dropped first and rebuilt at the end
+//! (building an index once from sorted data is far cheaper than maintaining it row by row).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use motcua_db::events::{self, NewEvent};
+use motcua_db::{Db, on_read, on_tx, on_write};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::citizens;
+use crate::error::{FieldError, RegistryError, Result};
+use crate::record::{self, CITIZEN_COLUMNS, Citizen, CitizenRecord, CitizenRow, COLUMNS, REQUIRED_COLUMNS};
+
+/// Receives progress while a file is processed.
+pub trait Progress: Send {
+    /// `rows` processed so far, `bytes` of input consumed.
+    fn update(&mut self, rows: u64, bytes: u64);
+    fn finish(&mut self, _rows: u64) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn update(&mut self, _: u64, _: u64) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub actor: String,
+    pub source_name: String,
+    /// Validate every row and report, store nothing.
+    pub dry_run: bool,
+    /// How many rejected rows to describe in the report (all are counted).
+    pub max_reported: usize,
+    /// Rows per transaction.
+    pub batch_rows: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            actor: "system".into(),
+            source_name: "stdin".into(),
+            dry_run: false,
+            max_reported: 1000,
+            batch_rows: 20_000,
+        }
+    }
+}
+
+/// One rejected row.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowError {
+    pub line: u64,
+    pub errors: Vec<FieldError>,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msgs: Vec<String> = self.errors.iter().map(|e| e.to_string()).collect();
+        write!(f, "line {}: {}", self.line, msgs.join("; "))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub import_id: String,
+    pub rows_read: u64,
+    pub rows_imported: u64,
+    pub rows_rejected: u64,
+    /// The first `max_reported` rejected rows.
+    pub errors: Vec<RowError>,
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    pub fn is_complete(&self) -> bool {
+        self.rows_rejected == 0
+    }
+}
+
+struct Batch {
+    rows: Vec<(u64, CitizenRecord)>,
+}
+
+enum Msg {
+    Batch(Batch),
+    Rejected(RowError),
+    /// The file itself is unreadable from this line on.
+    Fatal(RowError),
+}
+
+/// Checks the header: known columns, no duplicates, the required six present.
+pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
+    let mut seen = std::collections::HashSet::new();
+    for h in header {
+        if !COLUMNS.contains(&h.as_str()) {
+            return Err(FieldError::new(
+                "header",
+                "header.unknown_column",
+                format!("unknown column {h:?}; known columns: {}", COLUMNS.join(",")),
+            ));
+        }
+        if !seen.insert(h.as_str()) {
+            return Err(FieldError::new("header", "header.duplicate_column", format!("column {h:?} appears twice")));
+        }
+    }
+    for required in &COLUMNS[..REQUIRED_COLUMNS] {
+        if !seen.contains(required) {
+            return Err(FieldError::new(
+                "header",
+                "header.missing_column",
+                format!("required column {required:?} is missing"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_rows<R: Read>(
+    input: R,
+    batch_rows: usize,
+    today: NaiveDate,
+    tx: mpsc::Sender<Msg>,
+    mut progress: Box<dyn Progress>,
+) -> std::result::Result<u64, FieldError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let header: Vec<String> = match rdr.read_byte_record(&mut record) {
+        Ok(true) => record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_owned())
+            .collect(),
+        Ok(false) => return Err(FieldError::new("header", "header.missing", "the file is empty")),
+        Err(e) => return Err(FieldError::new("header", "csv.unreadable", e.to_string())),
+    };
+    check_header(&header)?;
+    let index: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
+    let mut seen: HashMap<i64, u64> = HashMap::new();
+    let mut batch = Vec::with_capacity(batch_rows);
+    let mut rows = 0u64;
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let _ = tx.blocking_send(Msg::Fatal(RowError {
+                    line,
+                    errors: vec![FieldError::new("row", "csv.unreadable", format!("the CSV cannot be read from here: {e}"))],
+                }));
+                break;
+            }
+        }
+        rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
+        match parse_row(&record, &header, &index, today) {
+            Err(errors) => {
+                if tx.blocking_send(Msg::Rejected(RowError { line, errors })).is_err() {
+                    break;
+                }
+            }
+            Ok(r) => {
+                let key = r.pid.as_i64();
+                if let Some(first) = seen.get(&key) {
+                    let err = FieldError::new("pid", "pid.duplicate", format!("duplicates the PID on line {first}"));
+                    if tx.blocking_send(Msg::Rejected(RowError { line, errors: vec![err] })).is_err() {
+                        break;
+                    }
+                } else {
+                    seen.insert(key, line);
+                    batch.push((line, r));
+                }
+            }
+        }
+        if batch.len() >= batch_rows {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
+            if tx.blocking_send(Msg::Batch(Batch { rows: full })).is_err() {
+                break;
+            }
+            progress.update(rows, rdr.position().byte());
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Msg::Batch(Batch { rows: batch }));
+    }
+    progress.update(rows, rdr.position().byte());
+    progress.finish(rows);
+    Ok(rows)
+}
+
+fn parse_row(
+    record: &csv::ByteRecord,
+    header: &[String],
+    index: &HashMap<&str, usize>,
+    today: NaiveDate,
+) -> std::result::Result<CitizenRecord, Vec<FieldError>> {
+    if record.len() != header.len() {
+        return Err(vec![FieldError::new(
+            "row",
+            "csv.column_count",
+            format!("has {} columns; the header has {}", record.len(), header.len()),
+        )]);
+    }
+    let mut fields: Vec<&str> = Vec::with_capacity(record.len());
+    let mut errors = Vec::new();
+    for (i, raw) in record.iter().enumerate() {
+        match std::str::from_utf8(raw) {
+            Ok(s) => fields.push(s),
+            Err(_) => {
+                errors.push(FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"));
+                fields.push("");
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    record::validate(|col| index.get(col).map(|&i| fields[i]), today)
+}
+
+/// Imports citizens from CSV. Rows that fail validation, repeat a PID in the file or are
+/// already registered are rejected and reported; every other row is stored whole.
+pub async fn import<R: Read + Send + 'static>(
+    db: &Db,
+    input: R,
+    today: NaiveDate,
+    opts: &ImportOptions,
+    progress: Box<dyn Progress>,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let import_id = motcua_db::new_id();
+    let (tx, mut rx) = mpsc::channel::<Msg>(4);
+    let batch_rows = opts.batch_rows.max(1);
+    let reader = tokio::task::spawn_blocking(move || read_rows(input, batch_rows, today, tx, progress));
+
+    let bulk = !opts.dry_run && citizens::count(db).await? == 0;
+    if bulk {
+        set_secondary_indexes(db, false).await?;
+    }
+    if !opts.dry_run {
+        let now = motcua_db::clock::now_us();
+        let _: u64 = on_write!(db, c => {
+            sqlx::query(
+                "INSERT INTO registry_imports (id, source_name, actor, rows_imported, started_at)
+                 VALUES ($1, $2, $3, 0, $4)",
+            )
+            .bind(&import_id)
+            .bind(&opts.source_name)
+            .bind(&opts.actor)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+    }
+
+    let mut report = ImportReport {
+        import_id: import_id.clone(),
+        rows_read: 0,
+        rows_imported: 0,
+        rows_rejected: 0,
+        errors: Vec::new(),
+        seconds: 0.0,
+    };
+    let reject = |report: &mut ImportReport, e: RowError| {
+        report.rows_rejected += 1;
+        if report.errors.len() < opts.max_reported {
+            report.errors.push(e);
+        }
+    };
+    let mut failure = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Rejected(e) | Msg::Fatal(e) => reject(&mut report, e),
+            Msg::Batch(batch) if opts.dry_run => {
+                report.rows_imported += batch.rows.len() as u64;
+            }
+            Msg::Batch(batch) => match store_batch(db, &import_id, &opts.actor, batch).await {
+                Ok((imported, dups)) => {
+                    report.rows_imported += imported;
+                    for d in dups {
+                        reject(&mut report, d);
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            },
+        }
+    }
+    drop(rx);
+    let read = reader.await.map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+    if bulk {
+        set_secondary_indexes(db, true).await?;
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    report.rows_read = read.map_err(|e| RegistryError::Invalid(vec![e]))?;
+    if opts.dry_run {
+        report.rows_imported = 0;
+    } else {
+        finish_import(db, &import_id, &opts.actor, &report).await?;
+    }
+    report.errors.sort_by_key(|e| e.line);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn store_batch(
+    db: &Db,
+    import_id: &str,
+    actor: &str,
+    mut batch: Batch,
+) -> Result<(u64, Vec<RowError>)> {
+    // Key order keeps B-tree inserts local.
+    batch.rows.sort_unstable_by_key(|(_, r)| r.pid);
+    let lines: Vec<u64> = batch.rows.iter().map(|(l, _)| *l).collect();
+    let rows: Vec<CitizenRecord> = batch.rows.into_iter().map(|(_, r)| r).collect();
+    let now = motcua_db::clock::now_us();
+    let mut tx = db.begin().await?;
+    let inserted = citizens::insert_rows(&mut tx, &rows, Some(import_id), now).await?;
+    let inserted_set: std::collections::HashSet<i64> = inserted.iter().copied().collect();
+    let mut dups = Vec::new();
+    let mut stored = Vec::with_capacity(inserted.len());
+    for (line, r) in lines.iter().zip(rows) {
+        if inserted_set.contains(&r.pid.as_i64()) {
+            stored.push(r);
+        } else {
+            dups.push(RowError {
+                line: *line,
+                errors: vec![FieldError::new("pid", "pid.already_registered", format!("{} is already registered", r.pid))],
+            });
+        }
+    }
+    citizens::ensure_households(&mut tx, &stored, now).await?;
+    let mut digest = Sha256::new();
+    for r in &stored {
+        digest.update(r.pid.as_i64().to_le_bytes());
+    }
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: "registry_import",
+            aggregate_id: import_id,
+            event_type: "registry_import.batch_stored",
+            actor,
+            reason: "bulk import of citizens",
+            payload: json!({
+                "rows": stored.len(),
+                "first_line": lines.iter().min(),
+                "last_line": lines.iter().max(),
+                "pids_sha256": hex::encode(digest.finalize()),
+            }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((stored.len() as u64, dups))
+}
+
+async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportReport) -> Result<()> {
+    let now = motcua_db::clock::now_us();
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE registry_imports SET rows_imported = $1, finished_at = $2 WHERE id = $3")
+            .bind(report.rows_imported as i64)
+            .bind(now)
+            .bind(import_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: "registry_import",
+            aggregate_id: import_id,
+            event_type: "registry_import.finished",
+            actor,
+            reason: "bulk import of citizens",
+            payload: json!({
+                "rows_read": report.rows_read,
+                "rows_imported": report.rows_imported,
+                "rows_rejected": report.rows_rejected,
+            }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+const SECONDARY_INDEXES: &[(&str, &str)] = &[
+    ("citizens_by_name", "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, birth_year)"),
+    ("citizens_by_household", "CREATE INDEX IF NOT EXISTS citizens_by_household ON citizens (household_id)"),
+];
+
+/// Drops (`false`) or (re)creates (`true`) the secondary indexes on `citizens`.
+pub async fn set_secondary_indexes(db: &Db, present: bool) -> Result<()> {
+    for (name, create) in SECONDARY_INDEXES {
+        let sql = if present { (*create).to_owned() } else { format!("DROP INDEX IF EXISTS {name}") };
+        let _: u64 = on_write!(db, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Exports every citizen, in PID order, with all [`COLUMNS`]. Returns the row count.
+pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) -> Result<u64> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS).map_err(csv_io_error)?;
+    let mut after = -1i64;
+    let mut n = 0u64;
+    loop {
+        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid > $1 ORDER BY pid LIMIT 10000");
+        let page: Vec<CitizenRow> = on_read!(db, c => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).fetch_all(c).await
+        })?;
+        let Some(last) = page.last() else { break };
+        after = last.pid;
+        for row in page {
+            let c = Citizen::from(row);
+            w.write_record(export_fields(&c)).map_err(csv_io_error)?;
+            n += 1;
+        }
+        progress.update(n, 0);
+    }
+    w.flush()?;
+    progress.finish(n);
+    Ok(n)
+}
+
+fn csv_io_error(e: csv::Error) -> RegistryError {
+    RegistryError::Io(std::io::Error::other(e))
+}
+
+fn export_fields(c: &Citizen) -> Vec<String> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let n = |v: Option<i32>| v.map(|x| format!("{x:03}")).unwrap_or_default();
+    vec![
+        c.pid.clone(),
+        c.full_name.clone(),
+        c.gender.clone(),
+        c.date_of_birth.clone(),
+        n(c.residence_province),
+        c.household_id.map(|h| h.to_string()).unwrap_or_default(),
+        s(&c.relation_to_head),
+        format!("{:03}", c.birth_province),
+        n(c.hometown_province),
+        c.ethnicity_code.map(|e| format!("{e:02}")).unwrap_or_default(),
+        s(&c.religion),
+        c.nationality.clone(),
+        s(&c.father_pid),
+        s(&c.mother_pid),
+        s(&c.spouse_pid),
+        s(&c.residence_address),
+        s(&c.phone),
+        s(&c.email),
+        s(&c.tax_code),
+        s(&c.social_insurance_code),
+        c.status.clone(),
+        s(&c.date_of_death),
+    ]
+}
+
+/// Writes `count` generated citizens (deterministic for `seed`) as CSV with all columns.
+pub fn write_generated<W: Write>(out: W, seed: u64, count: usize, progress: &mut dyn Progress) -> std::io::Result<u64> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS).map_err(std::io::Error::other)?;
+    let mut n = 0u64;
+    for g in motcua_domain::generator::citizens(seed, count) {
+        let p = |v: Option<motcua_domain::Pid>| v.map(|p| p.to_string()).unwrap_or_default();
+        w.write_record([
+            g.pid.to_string(),
+            g.full_name,
+            g.gender.as_code().to_owned(),
+            g.date_of_birth.to_string(),
+            format!("{:03}", g.residence_province),
+            g.household_id.to_string(),
+            g.relation_to_head.as_code().to_owned(),
+            format!("{:03}", g.birth_province),
+            format!("{:03}", g.hometown_province),
+            format!("{:02}", g.ethnicity_code),
+            g.religion.unwrap_or_default().to_owned(),
+            "VN".to_owned(),
+            p(g.father_pid),
+            p(g.mother_pid),
+            p(g.spouse_pid),
+            g.address,
+            g.phone.unwrap_or_default(),
+            g.email.unwrap_or_default(),
+            String::new(),
+            String::new(),
+            "alive".to_owned(),
+            String::new(),
+        ])
+        .map_err(std::io::Error::other)?;
+        n += 1;
+        if n % 50_000 == 0 {
+            progress.update(n, 0);
+        }
+    }
+    w.flush()?;
+    progress.finish(n);
+    Ok(n)
+}
+
+/// Count of imports recorded, for status pages.
+pub async fn import_count(db: &Db) -> Result<i64> {
+    let n: i64 = on_read!(db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM registry_imports").fetch_one(c).await
+    })?;
+    Ok(n)
+}

@@ -1,0 +1,32 @@
+//! The national population registry (Cơ sở dữ liệu quốc gia về dân cư): citizens keyed by the
+//! 12-digit personal identification number, households, permanent and temporary residence with
+//! history, chip ID cards, vital events (birth issues a PID, death closes the record),
+//! CSV import/export at national scale, data-quality checks and identity verification.
+//!
+//! Services that change state take the caller's transaction ([`motcua_db::Tx`]) so a later
+//! interconnected procedure (birth + residence + health insurance) can run them together, and
+//! append an event to the citizen's chain in that same transaction.
+
+pub mod admin_units;
+pub mod citizens;
+pub mod csv_io;
+pub mod error;
+pub mod quality;
+pub mod record;
+pub mod search;
+pub mod verify;
+pub mod vital;
+
+pub use error::{FieldError, RegistryError};
+pub use record::{Citizen, CitizenRecord};
+
+/// The purposes an officer or agency system may state for reading a citizen's record
+/// (Decree 13/2023/NĐ-CP: processing must be purpose-bound). Codes are stable; labels are
+/// translated by the web layer.
+pub const ACCESS_PURPOSES: &[&str] = &[
+    "case_processing",
+    "verification",
+    "data_correction",
+    "citizen_request",
+    "inspection",
+];

@@ -1,0 +1,307 @@
+//! Registry tests on SQLite, or PostgreSQL with `TEST_DATABASE_URL`.
+
+use chrono::NaiveDate;
+use motcua_db::testing;
+use motcua_domain::{Gender, Pid};
+use motcua_registry::csv_io::{self, ImportOptions, NoProgress};
+use motcua_registry::quality::{self, Check};
+use motcua_registry::search::{self, SearchQuery};
+use motcua_registry::verify::{self, VerificationRequest};
+use motcua_registry::{citizens, vital};
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+const HEADER: &str = "pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,hometown_province,ethnicity_code\n";
+
+async fn import_str(db: &motcua_db::Db, csv: &str) -> csv_io::ImportReport {
+    import_bytes(db, csv.as_bytes().to_vec()).await
+}
+
+async fn import_bytes(db: &motcua_db::Db, bytes: Vec<u8>) -> csv_io::ImportReport {
+    csv_io::import(
+        db,
+        std::io::Cursor::new(bytes),
+        today(),
+        &ImportOptions { batch_rows: 3, ..ImportOptions::default() },
+        Box::new(NoProgress),
+    )
+    .await
+    .unwrap()
+}
+
+fn sample() -> String {
+    format!(
+        "{HEADER}001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01\n\
+         001195012346,Trần Thị Bình,F,1995-07-02,001,1,spouse,001,01\n\
+         001220000001,Nguyễn Minh Khang,M,2020-01-05,001,1,child,036,01\n\
+         079085000777,Lê Văn Ánh,M,1985,079,2,head,079,\n"
+    )
+}
+
+#[tokio::test]
+async fn import_search_household_and_verify() {
+    let db = testing::fresh().await.unwrap();
+    motcua_registry::admin_units::seed(&db).await.unwrap();
+    let r = import_str(&db, &sample()).await;
+    assert!(r.is_complete(), "{:?}", r.errors);
+    assert_eq!((r.rows_read, r.rows_imported), (4, 4));
+    assert_eq!(citizens::count(&db).await.unwrap(), 4);
+
+    // Name search without diacritics, with filters.
+    let q = |text: &str, year: Option<i32>, province: Option<u16>| SearchQuery {
+        text: text.into(),
+        birth_year: year,
+        province,
+        after: None,
+        limit: 20,
+    };
+    let hits = search::search(&db, &q("nguyen van an", None, None)).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].full_name, "Nguyễn Văn An");
+    assert_eq!(hits[0].pid_text(), "001095012345");
+    assert_eq!(search::search(&db, &q("NGUYEN", None, None)).await.unwrap().len(), 2);
+    assert_eq!(search::search(&db, &q("nguyen", Some(2020), None)).await.unwrap().len(), 1);
+    assert_eq!(search::search(&db, &q("le van", None, Some(79))).await.unwrap().len(), 1);
+    assert!(search::search(&db, &q("le van", None, Some(1))).await.unwrap().is_empty());
+    assert_eq!(search::search(&db, &q("001095012345", None, None)).await.unwrap().len(), 1);
+    assert!(search::search(&db, &q("12345", None, None)).await.is_err());
+
+    // Keyset pagination walks every row once.
+    let mut page = q("nguyen", None, None);
+    page.limit = 1;
+    let first = search::search(&db, &page).await.unwrap();
+    page.after = Some((first[0].name_folded.clone(), first[0].pid));
+    let second = search::search(&db, &page).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_ne!(first[0].pid, second[0].pid);
+
+    let h = citizens::household(&db, 1).await.unwrap().unwrap();
+    assert_eq!(h.members.len(), 3);
+    assert_eq!(h.head_pid.as_deref(), Some("001095012345"));
+    assert_eq!(h.members[0].pid, "001095012345", "head first");
+
+    let v = |pid: &str, name: &str, dob: &str| VerificationRequest {
+        pid: Some(pid.into()),
+        full_name: Some(name.into()),
+        date_of_birth: Some(dob.into()),
+        purpose: Some("test".into()),
+    };
+    let check = |r: VerificationRequest| r.check().unwrap();
+    let yes = verify::verify(&db, &check(v("001095012345", "nguyễn văn an", "1995-03-14"))).await.unwrap();
+    assert!(yes.matched);
+    let name_wrong = verify::verify(&db, &check(v("001095012345", "Nguyễn Văn Ân", "1995-03-14"))).await.unwrap();
+    assert!(!name_wrong.matched && !name_wrong.fields.full_name && name_wrong.fields.date_of_birth);
+    let unknown = verify::verify(&db, &check(v("001095999999", "Nguyễn Văn An", "1995-03-14"))).await.unwrap();
+    assert!(!unknown.matched && !unknown.fields.full_name && !unknown.fields.date_of_birth);
+    let partial_date = verify::verify(&db, &check(v("079085000777", "Lê Văn Ánh", "1985"))).await.unwrap();
+    assert!(partial_date.matched);
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_by_line_and_never_stored() {
+    let db = testing::fresh().await.unwrap();
+    let mut csv = sample().into_bytes();
+    csv.extend_from_slice(
+        "001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01\n\
+         001095012399,Phạm Văn Cường,F,1995-01-01,001,3,head,001,01\n\
+         001095012398,Phạm Văn Dũng,M,1995-02-30,001,3,head,001,01\n\
+         0010950123,Phạm Văn Em,M,1995-02-01,001,3,head,001,01\n\
+         001095012397,Phạm Văn Giang,M,1995-02-01,001\n\
+         001095012396,Phạm Văn Hà,M,1995-02-01,999,3,head,001,77\n"
+            .as_bytes(),
+    );
+    // Invalid UTF-8 in a name.
+    csv.extend_from_slice(b"001095012395,Ph\xff\xfem,M,1995-02-01,001,3,head,001,01\n");
+    let long = "Â".repeat(101);
+    csv.extend_from_slice(format!("001095012394,{long},M,1995-02-01,001,3,head,001,01\n").as_bytes());
+    let r = import_bytes(&db, csv).await;
+    assert_eq!(r.rows_read, 12);
+    assert_eq!(r.rows_imported, 4);
+    assert_eq!(r.rows_rejected, 8);
+    let by_line: std::collections::HashMap<u64, &csv_io::RowError> =
+        r.errors.iter().map(|e| (e.line, e)).collect();
+    let fields = |line: u64| -> Vec<String> {
+        by_line[&line].errors.iter().map(|e| e.field.clone()).collect()
+    };
+    assert_eq!(by_line[&6].errors[0].code, "pid.duplicate");
+    assert_eq!(fields(7), ["pid"], "gender digit disagrees with F");
+    assert_eq!(fields(8), ["date_of_birth"]);
+    assert_eq!(fields(9), ["pid"]);
+    assert_eq!(by_line[&10].errors[0].code, "csv.column_count");
+    assert_eq!(fields(11), ["province_code", "ethnicity_code"]);
+    assert_eq!(by_line[&12].errors[0].code, "text.invalid_utf8");
+    assert_eq!(fields(13), ["full_name"]);
+    assert_eq!(citizens::count(&db).await.unwrap(), 4);
+    for pid in ["001095012399", "001095012398", "001095012396", "001095012395", "001095012394"] {
+        assert!(citizens::get(&db, Pid::parse(pid).unwrap()).await.unwrap().is_none(), "{pid}");
+    }
+
+    // Importing the good rows again: each is already registered.
+    let again = import_str(&db, &sample()).await;
+    assert_eq!(again.rows_imported, 0);
+    assert_eq!(again.rows_rejected, 4);
+    assert_eq!(again.errors[0].errors[0].code, "pid.already_registered");
+}
+
+#[tokio::test]
+async fn header_problems_reject_the_file() {
+    let db = testing::fresh().await.unwrap();
+    for (csv, code) in [
+        ("pid,full_name,gender\n", "header.missing_column"),
+        ("pid,full_name,gender,date_of_birth,province_code,household_id,nickname\n", "header.unknown_column"),
+        ("pid,pid,full_name,gender,date_of_birth,province_code,household_id\n", "header.duplicate_column"),
+        ("", "header.missing"),
+    ] {
+        let err = csv_io::import(
+            &db,
+            std::io::Cursor::new(csv.as_bytes().to_vec()),
+            today(),
+            &ImportOptions::default(),
+            Box::new(NoProgress),
+        )
+        .await
+        .unwrap_err();
+        match err {
+            motcua_registry::RegistryError::Invalid(e) => assert_eq!(e[0].code, code),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn generated_population_round_trips_through_csv() {
+    let db = testing::fresh().await.unwrap();
+    let mut buf = Vec::new();
+    let n = csv_io::write_generated(&mut buf, 7, 2_000, &mut NoProgress).unwrap();
+    assert_eq!(n, 2_000);
+    let r = import_bytes(&db, buf.clone()).await;
+    assert!(r.is_complete(), "{:?}", &r.errors[..r.errors.len().min(3)]);
+    assert_eq!(r.rows_imported, 2_000);
+    let mut out = Vec::new();
+    assert_eq!(csv_io::export(&db, &mut out, Box::new(NoProgress)).await.unwrap(), 2_000);
+    // The export re-imports cleanly into an empty registry.
+    let db2 = testing::fresh().await.unwrap();
+    let r2 = import_bytes(&db2, out).await;
+    assert_eq!(r2.rows_imported, 2_000, "{:?}", &r2.errors[..r2.errors.len().min(3)]);
+    let report = motcua_db::events::verify_all(&db).await.unwrap();
+    assert!(report.breaks.is_empty());
+}
+
+#[tokio::test]
+async fn birth_issues_a_structured_pid_and_death_closes_the_record() {
+    let db = testing::fresh().await.unwrap();
+    import_str(&db, &sample()).await;
+    let mut tx = db.begin().await.unwrap();
+    let b = vital::BirthRegistration {
+        full_name: "Nguyễn Thị Mai".into(),
+        gender: Gender::Female,
+        date_of_birth: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        registration_province: 1,
+        father_pid: Some(Pid::parse("001095012345").unwrap()),
+        mother_pid: Some(Pid::parse("001195012346").unwrap()),
+        ethnicity_code: Some(1),
+        nationality: None,
+        household_id: Some(1),
+    };
+    let pid = vital::register_birth(&mut tx, &b, today(), "staff:officer", "birth certificate 12/2026", 1)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let s = pid.to_string();
+    assert!(s.starts_with("001326"), "{s}: Hà Nội, female 2000s, year 26");
+    let child = citizens::get(&db, pid).await.unwrap().unwrap();
+    assert_eq!(child.residence_province, Some(1), "takes a parent's residence");
+    assert_eq!(child.relation_to_head.as_deref(), Some("child"));
+
+    // A birth in the future or with an unknown parent is refused, naming the field.
+    let mut tx = db.begin().await.unwrap();
+    let mut bad = b.clone();
+    bad.date_of_birth = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+    bad.mother_pid = Some(Pid::parse("001195999999").unwrap());
+    let err = vital::register_birth(&mut tx, &bad, today(), "staff:officer", "x", 2).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("date_of_birth") && msg.contains("mother_pid"), "{msg}");
+    drop(tx);
+
+    let an = Pid::parse("001095012345").unwrap();
+    let mut tx = db.begin().await.unwrap();
+    vital::register_death(&mut tx, an, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), today(), "staff:officer", "death notice", 3)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(citizens::get(&db, an).await.unwrap().unwrap().status, "deceased");
+    let mut tx = db.begin().await.unwrap();
+    assert!(vital::register_death(&mut tx, an, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), today(), "x", "x", 4).await.is_err());
+    drop(tx);
+
+    let history = motcua_db::events::for_aggregate(&db, "citizen", "001095012345").await.unwrap();
+    assert_eq!(history.last().unwrap().event_type, "citizen.death_registered");
+    assert_eq!(history.last().unwrap().actor, "staff:officer");
+    let births = motcua_db::events::by_type(&db, "citizen.birth_registered", 0, i64::MAX, 0, 10).await.unwrap();
+    assert_eq!(births.len(), 1);
+
+    // The deceased still holds a permanent residence until it is removed: a quality finding.
+    let report = quality::report(&db).await.unwrap();
+    let count = |c: Check| report.counts.iter().find(|x| x.0 == c).unwrap().1;
+    assert_eq!(count(Check::DeceasedWithResidence), 1);
+    let list = quality::worklist(&db, Check::DeceasedWithResidence, 0, 50).await.unwrap();
+    assert_eq!(list[0].pid_text(), "001095012345");
+}
+
+#[tokio::test]
+async fn quality_checks_find_duplicates_gaps_and_inconsistent_pids() {
+    let db = testing::fresh().await.unwrap();
+    let csv = format!(
+        "{HEADER}001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01\n\
+         031095000001,Nguyen Van An,M,1995-03-14,031,2,head,031,01\n\
+         001090000002,Đỗ Văn Bảo,M,1990-01-01,,,,,\n"
+    );
+    let r = import_str(&db, &csv).await;
+    assert!(r.is_complete(), "{:?}", r.errors);
+    // A later correction of the year of birth makes the PID inconsistent with the record.
+    let _: u64 = motcua_db::on_write!(&db, c => {
+        sqlx::query("UPDATE citizens SET birth_year = 1991, date_of_birth = '1991-01-01' WHERE pid = 1090000002")
+            .execute(c).await.map(|r| r.rows_affected())
+    }).unwrap();
+    let report = quality::report(&db).await.unwrap();
+    let count = |c: Check| report.counts.iter().find(|x| x.0 == c).unwrap().1;
+    assert_eq!(report.total, 3);
+    assert_eq!(count(Check::SuspectedDuplicates), 2);
+    assert_eq!(count(Check::MissingFields), 1);
+    assert_eq!(count(Check::InconsistentPid), 1);
+    assert_eq!(count(Check::DeceasedWithResidence), 0);
+    let w = quality::worklist(&db, Check::InconsistentPid, 0, 10).await.unwrap();
+    assert_eq!(w[0].pid_text(), "001090000002");
+}
+
+#[tokio::test]
+async fn residence_and_id_cards_keep_history() {
+    let db = testing::fresh().await.unwrap();
+    import_str(&db, &sample()).await;
+    let an = Pid::parse("001095012345").unwrap();
+    let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    citizens::register_permanent_residence(&mut tx, an, 79, "12 Lý Tự Trọng, Quận 1", d(2026, 1, 1), "staff:o", "moved", 10).await.unwrap();
+    citizens::register_temporary_residence(&mut tx, an, 48, "5 Bạch Đằng", d(2026, 2, 1), Some(d(2026, 8, 1)), "staff:o", "work", 11).await.unwrap();
+    let card = citizens::issue_id_card(&mut tx, an, d(2021, 3, 20), "staff:o", "first card", 12).await.unwrap();
+    let card2 = citizens::issue_id_card(&mut tx, an, d(2026, 3, 20), "staff:o", "re-issue", 13).await.unwrap();
+    tx.commit().await.unwrap();
+    // Born 1995-03-14: a card issued at 26 is valid until the 40th birthday.
+    assert_eq!(card.expires_on.as_deref(), Some("2035-03-14"));
+    assert_eq!(card2.expires_on.as_deref(), Some("2035-03-14"));
+    let cards = citizens::id_cards(&db, an).await.unwrap();
+    assert_eq!(cards.iter().filter(|c| c.status == "active").count(), 1);
+    let res = citizens::residences(&db, an).await.unwrap();
+    assert_eq!(res.len(), 2);
+    assert!(res.iter().any(|r| r.kind == "permanent" && r.valid_to.as_deref() == Some("2026-01-01")));
+    let c = citizens::get(&db, an).await.unwrap().unwrap();
+    assert_eq!(c.residence_province, Some(79));
+    // Unknown province and empty address are refused.
+    let mut tx = db.begin().await.unwrap();
+    let e = citizens::register_permanent_residence(&mut tx, an, 999, "x", d(2026, 3, 1), "s", "r", 14).await.unwrap_err();
+    assert!(e.to_string().contains("province_code"));
+    let e = citizens::register_permanent_residence(&mut tx, an, 1, "  ", d(2026, 3, 1), "s", "r", 14).await.unwrap_err();
+    assert!(e.to_string().contains("address"));
+}

@@ -1,0 +1,221 @@
+// Officer journey through motcua in a real browser, with axe (WCAG 2.x A/AA) on every page.
+// Needs the server running with demo data at MOTCUA_URL (default http://127.0.0.1:8080).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { BASE_URL, OFFICER, url } from '../lib/config.mjs';
+import { launchBrowser, withPage } from '../lib/browser.mjs';
+import { assertAccessible } from '../lib/axe.mjs';
+import { assertPageBasics, firstRedirect, login, logout, pathOf, submitLogin } from '../lib/pages.mjs';
+
+const CITIZEN_NAME = 'Nguyễn Văn An';
+const CITIZEN_PID = '001095012345';
+const CITIZEN_HREF = `/registry/citizens/${CITIZEN_PID}`;
+const TEST_TIMEOUT = 90_000;
+
+let browser;
+
+before(async () => {
+  try {
+    await fetch(url('/login'), { redirect: 'manual' });
+  } catch (err) {
+    throw new Error(
+      `motcua is not reachable at ${BASE_URL} (${err.cause?.code ?? err.message}). ` +
+        'Start the server with its demo data, or set MOTCUA_URL.',
+    );
+  }
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A node:test test that runs in a fresh browser context, with screenshot-on-failure. */
+function browserTest(name, fn) {
+  test(name, { timeout: TEST_TIMEOUT }, () => withPage(browser, name, fn));
+}
+
+browserTest('officer searches a citizen without diacritics and opens the record', async (page) => {
+  // Login page.
+  await page.goto(url('/login'));
+  await assertPageBasics(page, 'vi');
+  await assertAccessible(page, 'login page');
+
+  // Staff home.
+  await submitLogin(page, OFFICER);
+  await page.waitForURL((u) => u.pathname === '/staff');
+  await assertPageBasics(page, 'vi');
+  assert.ok((await page.locator('h1').count()) >= 1, `staff home has no h1 at ${page.url()}`);
+  await assertAccessible(page, 'staff home');
+
+  // Search form, reached through the staff home link.
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/registry/search'),
+    page.locator('a[href="/registry/search"]').first().click(),
+  ]);
+  const form = page.locator('form[role="search"]');
+  await form.waitFor({ state: 'visible' });
+  for (const sel of ['input[name="q"]', 'input[name="birth_year"]', 'select[name="province"]', 'button[type="submit"]']) {
+    assert.equal(await form.locator(sel).count(), 1, `search form lacks ${sel} at ${page.url()}`);
+  }
+  await form.locator('input[name="q"]').fill('nguyen van an');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/registry/search' && u.searchParams.get('q') === 'nguyen van an'),
+    form.locator('button[type="submit"]').click(),
+  ]);
+
+  // Results.
+  await assertPageBasics(page, 'vi');
+  const citizenLink = `a[href="${CITIZEN_HREF}"]`;
+  const resultLink = page.locator(`table ${citizenLink}`);
+  await resultLink.first().waitFor({ state: 'visible' }).catch(() => {});
+  assert.ok(
+    await resultLink.first().isVisible(),
+    `no visible result row linking ${CITIZEN_HREF} for "nguyen van an" at ${page.url()}`,
+  );
+  const row = page.locator('table tr', { has: page.locator(citizenLink) });
+  assert.match(await row.first().innerText(), new RegExp(CITIZEN_PID), `result row lacks the PID at ${page.url()}`);
+  await assertAccessible(page, 'search results');
+
+  // Purpose page.
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === CITIZEN_HREF),
+    resultLink.first().click(),
+  ]);
+  await assertPageBasics(page, 'vi');
+  const purposeForm = page.locator('form[method="get" i]', { has: page.locator('select[name="purpose"]') });
+  await purposeForm.waitFor({ state: 'visible' });
+  assert.equal(
+    await purposeForm.locator('select[name="purpose"] option[value="case_processing"]').count(),
+    1,
+    `purpose select lacks option "case_processing" at ${page.url()}`,
+  );
+  assert.equal(
+    await page.locator('#access-log').count(),
+    0,
+    `the record (access log) must not be shown before a purpose is given, at ${page.url()}`,
+  );
+  await assertAccessible(page, 'purpose page');
+
+  await purposeForm.locator('select[name="purpose"]').selectOption('case_processing');
+  await purposeForm.locator('input[name="reference"]').fill('HS-2026-0001');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === CITIZEN_HREF && u.searchParams.get('purpose') === 'case_processing'),
+    purposeForm.locator('button[type="submit"]').click(),
+  ]);
+
+  // Record page.
+  await assertPageBasics(page, 'vi');
+  const h1 = await page.locator('h1').first().innerText();
+  assert.ok(h1.includes(CITIZEN_NAME), `h1 "${h1}" should contain "${CITIZEN_NAME}" at ${page.url()}`);
+  assert.ok((await page.locator('main').innerText()).includes(CITIZEN_PID), `PID ${CITIZEN_PID} not shown at ${page.url()}`);
+  assert.ok(await page.locator('#household').isVisible(), `#household section not visible at ${page.url()}`);
+  const accessLog = page.locator('#access-log');
+  assert.ok(await accessLog.isVisible(), `#access-log section not visible at ${page.url()}`);
+  const logText = await accessLog.innerText();
+  assert.ok(
+    logText.includes(OFFICER.username),
+    `#access-log should list "${OFFICER.username}" (the access just made) at ${page.url()}; it reads:\n${logText}`,
+  );
+  await assertAccessible(page, 'citizen record');
+});
+
+browserTest('wrong password shows an error summary', async (page) => {
+  await page.goto(url('/login'));
+  const response = await submitLogin(page, { username: OFFICER.username, password: 'not-the-password' });
+  assert.equal(response.status(), 401, `wrong password should answer 401, got ${response.status()} at ${page.url()}`);
+  assert.equal(pathOf(page), '/login', `wrong password should stay on /login, at ${page.url()}`);
+
+  const summary = page.locator('.error-summary');
+  assert.ok(await summary.first().isVisible(), `.error-summary not visible at ${page.url()}`);
+  assert.equal(await summary.first().getAttribute('role'), 'alert', `.error-summary should have role="alert" at ${page.url()}`);
+  assert.notEqual((await summary.first().innerText()).trim(), '', `.error-summary is empty at ${page.url()}`);
+  assert.equal(
+    await page.locator('input[name="password"]').inputValue(),
+    '',
+    `the password must not be echoed back into the form at ${page.url()}`,
+  );
+  await assertPageBasics(page, 'vi');
+  await assertAccessible(page, 'login page with error');
+
+  // Still not logged in.
+  await page.goto(url('/registry/search'));
+  assert.equal(pathOf(page), '/login', `after a failed login /registry/search should land on /login, at ${page.url()}`);
+});
+
+browserTest('English pages', async (page, context) => {
+  await page.goto(url('/login'));
+  assert.equal(await page.locator('html').getAttribute('lang'), 'vi', `default language should be vi at ${page.url()}`);
+  const viText = (await page.locator('body').innerText()).trim();
+
+  await page.goto(url('/login?lang=en'));
+  await assertPageBasics(page, 'en');
+  const enText = (await page.locator('body').innerText()).trim();
+  assert.notEqual(enText, viText, `/login?lang=en shows the same text as the Vietnamese page at ${page.url()}`);
+  const langCookie = (await context.cookies(BASE_URL)).find((c) => c.name === 'lang');
+  assert.equal(langCookie?.value, 'en', `?lang=en should set cookie lang=en (cookies at ${page.url()})`);
+  await assertAccessible(page, 'English login page');
+
+  // The choice sticks after logging in (the form posts to /login, without ?lang).
+  await submitLogin(page, OFFICER);
+  await page.waitForURL((u) => u.pathname === '/staff');
+  await assertPageBasics(page, 'en');
+  await assertAccessible(page, 'English staff home');
+});
+
+browserTest('logout ends the session', async (page) => {
+  await login(page, OFFICER);
+  await logout(page);
+  assert.equal(pathOf(page), '/login', `logout should land on /login, at ${page.url()}`);
+
+  const response = await page.goto(url('/registry/search'));
+  assert.equal(pathOf(page), '/login', `after logout /registry/search should land on /login, at ${page.url()}`);
+  const redirect = await firstRedirect(response);
+  assert.ok(redirect, `expected a redirect from /registry/search after logout, at ${page.url()}`);
+  assert.ok([302, 303].includes(redirect.status), `redirect status should be 302/303, got ${redirect.status} at ${page.url()}`);
+});
+
+browserTest('search by exact PID finds the citizen; nonsense finds nothing', async (page) => {
+  await login(page, OFFICER);
+
+  await page.goto(url(`/registry/search?q=${CITIZEN_PID}&birth_year=&province=`));
+  assert.ok(
+    await page.locator(`table a[href="${CITIZEN_HREF}"]`).first().isVisible(),
+    `searching the PID ${CITIZEN_PID} should list ${CITIZEN_HREF} at ${page.url()}`,
+  );
+
+  await page.goto(url('/registry/search?q=zzzzqqq&birth_year=&province='));
+  assert.ok(await page.locator('.empty-result').first().isVisible(), `.empty-result not shown for "zzzzqqq" at ${page.url()}`);
+  assert.equal(
+    await page.locator('table a[href^="/registry/citizens/"]').count(),
+    0,
+    `"zzzzqqq" should list no citizen at ${page.url()}`,
+  );
+  await assertAccessible(page, 'empty search result');
+});
+
+browserTest('unauthenticated access redirects to login', async (page) => {
+  const response = await page.goto(url('/registry/search?q=nguyen+van+an'));
+  assert.equal(pathOf(page), '/login', `unauthenticated /registry/search should land on /login, at ${page.url()}`);
+  const redirect = await firstRedirect(response);
+  assert.ok(redirect, `expected a redirect to /login, got a direct ${response.status()} at ${page.url()}`);
+  assert.ok(redirect.status >= 300 && redirect.status < 400, `redirect status ${redirect.status} at ${page.url()}`);
+  assert.equal(
+    await page.locator('form[action="/login"] input[name="password"]').count(),
+    1,
+    `login form not shown at ${page.url()}`,
+  );
+
+  // A citizen record must never be shown without a session (redirect or 401/403 are fine).
+  const record = await page.goto(url(`${CITIZEN_HREF}?purpose=case_processing`));
+  const onLogin = pathOf(page) === '/login';
+  assert.ok(
+    onLogin || [401, 403].includes(record.status()),
+    `unauthenticated record request answered ${record.status()} at ${page.url()}`,
+  );
+  assert.ok(
+    !(await page.locator('body').innerText()).includes(CITIZEN_NAME),
+    `citizen data leaked to an unauthenticated visitor at ${page.url()}`,
+  );
+});
