@@ -1,0 +1,98 @@
+//! Registry APIs: identity verification and record lookup. Every call that touches a citizen
+//! is written to the access log (client, purpose, citizen, outcome) before the answer leaves.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use motcua_db::access_log::{AccessEntry, ActorKind};
+use motcua_domain::Pid;
+use motcua_identity::clients::ApiClient;
+use motcua_registry::verify::{self, VerificationRequest};
+use motcua_registry::{FieldError, citizens};
+use serde::Deserialize;
+
+use super::JsonBody;
+use crate::AppState;
+use crate::auth::ApiClientAuth;
+use crate::error::Problem;
+use crate::middleware::REQUEST_ID;
+
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn entry(client: &ApiClient, action: &str, purpose: &str, pid: Pid, outcome: &str, rid: Option<String>) -> AccessEntry {
+    AccessEntry {
+        at: motcua_db::clock::now_us(),
+        actor_kind: ActorKind::Client,
+        actor_id: client.id.clone(),
+        actor_name: client.name.clone(),
+        action: action.to_owned(),
+        purpose: purpose.to_owned(),
+        reference: None,
+        subject_pid: Some(pid.as_i64()),
+        outcome: outcome.to_owned(),
+        request_id: rid,
+    }
+}
+
+/// `POST /api/v1/registry/verifications` (scope `registry.verify`).
+pub async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiClientAuth(client): ApiClientAuth,
+    body: Result<JsonBody<VerificationRequest>, Response>,
+) -> Result<Response, Problem> {
+    if !client.has_scope("registry.verify") {
+        return Err(Problem::forbidden("registry.verify"));
+    }
+    let JsonBody(req) = match body {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
+    let v = req.check().map_err(Problem::invalid)?;
+    let result = verify::verify(&state.db, &v).await?;
+    let outcome = if result.matched { "match" } else { "no_match" };
+    state
+        .access_log
+        .record(entry(&client, "verify", &v.purpose, v.pid, outcome, request_id(&headers)))
+        .await?;
+    Ok(Json(result).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    purpose: Option<String>,
+}
+
+/// `GET /api/v1/registry/citizens/{pid}?purpose=…` (scope `registry.lookup`).
+pub async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiClientAuth(client): ApiClientAuth,
+    Path(pid): Path<String>,
+    Query(q): Query<LookupQuery>,
+) -> Result<Response, Problem> {
+    if !client.has_scope("registry.lookup") {
+        return Err(Problem::forbidden("registry.lookup"));
+    }
+    let mut errors = Vec::new();
+    let pid = Pid::parse(&pid)
+        .map_err(|e| errors.push(FieldError::new("pid", e.code(), e.to_string())))
+        .ok();
+    let purpose = verify::check_purpose(q.purpose.as_deref()).map_err(|e| errors.push(e)).ok();
+    let (Some(pid), Some(purpose)) = (pid, purpose) else {
+        return Err(Problem::invalid(errors));
+    };
+    let citizen = citizens::get(&state.db, pid).await?;
+    let outcome = if citizen.is_some() { "found" } else { "not_found" };
+    state
+        .access_log
+        .record(entry(&client, "lookup", &purpose, pid, outcome, request_id(&headers)))
+        .await?;
+    match citizen {
+        Some(c) => Ok(Json(c).into_response()),
+        None => Err(Problem::not_found("no citizen has this personal identification number")),
+    }
+}

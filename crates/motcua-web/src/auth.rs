@@ -1,0 +1,147 @@
+//! Who is calling: the page context (language, staff session) and API-client authentication.
+//! API clients authenticate in one place ([`ApiClientAuth`]), so bearer tokens can be added
+//! beside HTTP Basic without touching the handlers.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use motcua_identity::clients::ApiClient;
+use motcua_identity::sessions::{self, Session};
+use motcua_identity::staff::Role;
+
+use crate::AppState;
+use crate::error::Problem;
+use crate::i18n::{Lang, Messages};
+
+pub const SESSION_COOKIE: &str = "motcua_session";
+pub const LOGIN_CSRF_COOKIE: &str = "motcua_login_csrf";
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Everything a page needs to know about the request.
+#[derive(Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub session: Option<Session>,
+    /// Path and query, for the language switch and login redirects.
+    pub path: String,
+    pub query: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Ctx {
+    pub fn t(&self) -> &'static Messages {
+        self.lang.messages()
+    }
+
+    /// The current URL with `lang` switched to the other language.
+    pub fn switch_href(&self) -> String {
+        let mut params: Vec<String> = self
+            .query
+            .as_deref()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+            .map(str::to_owned)
+            .collect();
+        params.push(format!("lang={}", self.lang.other().code()));
+        format!("{}?{}", self.path, params.join("&"))
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.session.as_ref().map(|s| s.csrf_token.as_str()).unwrap_or("")
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.user.role == Role::Admin)
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().map(str::to_owned);
+        let from_query = query.as_deref().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "lang")
+                .and_then(|(_, v)| Lang::parse(v))
+        });
+        let lang = from_query
+            .or_else(|| cookie(&parts.headers, "lang").and_then(Lang::parse))
+            .unwrap_or(Lang::Vi);
+        let session = match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(token) => sessions::get(&state.db, token, motcua_db::clock::now_us())
+                .await
+                .map_err(|e| crate::pages::server_error(lang, &e.to_string()))?,
+            None => None,
+        };
+        Ok(Ctx {
+            lang,
+            session,
+            path: parts.uri.path().to_owned(),
+            query,
+            request_id: parts
+                .headers
+                .get(crate::middleware::REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// A page context with a logged-in staff member; anonymous visitors are sent to the login page.
+pub struct Staff(pub Ctx, pub Session);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ctx = Ctx::from_request_parts(parts, state).await?;
+        match ctx.session.clone() {
+            Some(s) => Ok(Staff(ctx, s)),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// An authenticated agency API client (HTTP Basic `client_id:client_secret`).
+pub struct ApiClientAuth(pub ApiClient);
+
+impl FromRequestParts<AppState> for ApiClientAuth {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let unauthorized = || Problem::unauthorized().into_response();
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthorized)?;
+        let encoded = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))
+            .ok_or_else(unauthorized)?;
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
+        match state.clients.authenticate(&state.db, id, secret).await {
+            Ok(Ok(client)) => Ok(ApiClientAuth(client)),
+            Ok(Err(_)) => Err(unauthorized()),
+            Err(e) => Err(Problem::from(e).into_response()),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `motcua demo`: a ready-to-try platform on the embedded database. Creates (or reuses) demo
+//! staff, 10,000 generated citizens plus a showcase household, and demo API clients, prints
+//! how to sign in, then serves.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use motcua_identity::clients;
+use motcua_identity::password::PasswordService;
+use motcua_identity::staff::{self, Role};
+use motcua_registry::csv_io::{self, ImportOptions, NoProgress};
+use serde_json::json;
+
+use crate::cli::ServeArgs;
+use crate::setup;
+
+pub const DEMO_CITIZENS: usize = 10_000;
+pub const DEMO_SEED: u64 = 2026;
+const ADMIN: (&str, &str, &str) = ("admin", "Quản trị hệ thống", "motcua-admin-demo");
+const OFFICER: (&str, &str, &str) = ("officer", "Nguyễn Thu Hà (cán bộ một cửa)", "motcua-officer-demo");
+const CLIENTS_FILE: &str = "demo-clients.json";
+
+/// A household shown in the README: search "nguyen van an" to find it. Its deceased member
+/// still holds a permanent residence, so the data-quality report has a live example.
+const SHOWCASE: &str = "\
+pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,hometown_province,ethnicity_code,religion,address,phone,email,status,date_of_death
+001095012345,Nguyễn Văn An,M,1995-03-14,001,900000001,head,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0912345678,an.nguyen@example.com,alive,
+001195012346,Trần Thị Bình,F,1995-07-02,001,900000001,spouse,001,01,Phật giáo,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0987654321,,alive,
+001220000001,Nguyễn Minh Khang,M,2020-01-05,001,900000001,child,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,alive,
+036055000123,Nguyễn Văn Hùng,M,1955-09-02,001,900000001,parent,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,deceased,2024-05-10
+";
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let db = setup::open(&args.db).await?;
+    let passwords = PasswordService::new(Default::default())?;
+    for (username, name, password, role) in [
+        (ADMIN.0, ADMIN.1, ADMIN.2, Role::Admin),
+        (OFFICER.0, OFFICER.1, OFFICER.2, Role::Officer),
+    ] {
+        if staff::by_username(&db, username).await?.is_none() {
+            staff::create(&db, &passwords, username, name, role, password, "demo").await?;
+        }
+    }
+    if motcua_registry::citizens::count(&db).await? == 0 {
+        eprintln!("loading demo population ({DEMO_CITIZENS} generated citizens and a showcase household)…");
+        let today = crate::registry_cmd::chrono_today();
+        let opts = ImportOptions { actor: "demo".into(), source_name: "demo showcase".into(), ..ImportOptions::default() };
+        csv_io::import(&db, std::io::Cursor::new(SHOWCASE.as_bytes().to_vec()), today, &opts, Box::new(NoProgress)).await?;
+        let mut generated = Vec::new();
+        csv_io::write_generated(&mut generated, DEMO_SEED, DEMO_CITIZENS, &mut NoProgress)?;
+        let opts = ImportOptions { source_name: format!("generated, seed {DEMO_SEED}"), ..opts };
+        let report = csv_io::import(&db, std::io::Cursor::new(generated), today, &opts, Box::new(NoProgress)).await?;
+        eprintln!("imported {} generated citizens", report.rows_imported);
+    }
+    let clients_path = args.db.data_dir.join(CLIENTS_FILE);
+    let demo_clients: serde_json::Value = if clients_path.exists() {
+        serde_json::from_str(&std::fs::read_to_string(&clients_path)?)?
+    } else {
+        let verify = clients::create(&db, "Cổng dịch vụ công tỉnh (demo)", &["registry.verify".into()], "demo").await?;
+        let lookup = clients::create(
+            &db,
+            "Cơ quan thuế (demo)",
+            &["registry.verify".into(), "registry.lookup".into()],
+            "demo",
+        )
+        .await?;
+        let v = json!({ "verify_only": verify, "verify_and_lookup": lookup });
+        std::fs::create_dir_all(&args.db.data_dir)?;
+        std::fs::write(&clients_path, serde_json::to_string_pretty(&v)?)
+            .with_context(|| format!("cannot write {}", clients_path.display()))?;
+        v
+    };
+    println!("motcua demo — database {}", db.display_url());
+    println!("  staff sign-in at http://{}/login", args.listen);
+    println!("    admin:   {} / {}", ADMIN.0, ADMIN.2);
+    println!("    officer: {} / {}", OFFICER.0, OFFICER.2);
+    println!("  try: search \"nguyen van an\" (PID 001095012345)");
+    println!("  API clients (HTTP Basic client_id:client_secret), also in {}:", clients_path.display());
+    println!("{}", serde_json::to_string_pretty(&demo_clients)?);
+    setup::serve(db, &args).await?;
+    Ok(ExitCode::SUCCESS)
+}
