@@ -90,7 +90,9 @@ impl AccessLog {
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(DbError::Conflict(format!("access log write failed: {e}"))),
-            Err(_) => Err(DbError::Conflict("the access-log writer has stopped".into())),
+            Err(_) => Err(DbError::Conflict(
+                "the access-log writer has stopped".into(),
+            )),
         }
     }
 }

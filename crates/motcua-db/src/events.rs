@@ -166,9 +166,8 @@ pub async fn for_aggregate(
     aggregate_type: &str,
     aggregate_id: &str,
 ) -> DbResult<Vec<StoredEvent>> {
-    let sql = format!(
-        "{SELECT_EVENT} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version"
-    );
+    let sql =
+        format!("{SELECT_EVENT} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY version");
     let rows: Result<Vec<StoredEvent>, sqlx::Error> = on_read!(db, c => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(aggregate_type)
@@ -257,9 +256,9 @@ pub async fn verify_all(db: &Db) -> DbResult<VerifyReport> {
                     .push(format!("{name}: expected version {expect_version}"));
             }
             if e.prev_hash != expect_prev {
-                report
-                    .breaks
-                    .push(format!("{name}: prev_hash does not match the previous event"));
+                report.breaks.push(format!(
+                    "{name}: prev_hash does not match the previous event"
+                ));
             }
             let recomputed = chain_hash(
                 &e.prev_hash,

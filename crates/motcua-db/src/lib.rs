@@ -86,10 +86,7 @@ impl Engine {
 /// a single connection avoids busy-waiting inside the process) and a pool of readers.
 #[derive(Debug)]
 pub enum Pools {
-    Sqlite {
-        write: SqlitePool,
-        read: SqlitePool,
-    },
+    Sqlite { write: SqlitePool, read: SqlitePool },
     Postgres(PgPool),
 }
 

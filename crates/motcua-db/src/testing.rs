@@ -29,11 +29,7 @@ pub fn postgres_url() -> Option<String> {
 pub async fn fresh() -> DbResult<TestDb> {
     let (db, url, dir) = fresh_unmigrated().await?;
     crate::migrate::run(&db).await?;
-    Ok(TestDb {
-        db,
-        url,
-        _dir: dir,
-    })
+    Ok(TestDb { db, url, _dir: dir })
 }
 
 /// A new empty database with no migrations applied, plus its URL.
@@ -87,8 +83,9 @@ mod tests {
             super::with_database("postgres://u@127.0.0.1:5433/postgres?sslmode=disable", "t1"),
             "postgres://u@127.0.0.1:5433/t1?sslmode=disable"
         );
-        assert_eq!(super::with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            super::with_database("postgres://u@h", "t1"),
+            "postgres://u@h/t1"
+        );
     }
 }
-
-pub type Result<T> = DbResult<T>;

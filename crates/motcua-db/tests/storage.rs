@@ -1,6 +1,8 @@
 //! Storage tests. They run on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL`
 //! is set (each test gets a fresh database either way).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 
 use motcua_db::events::{self, NewEvent};
@@ -113,9 +115,15 @@ fn ev<'a>(agg: &'a str, ty: &'a str, n: i64) -> NewEvent<'a> {
 async fn events_chain_per_aggregate_and_verify() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    let a1 = events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
-    let a2 = events::append(&mut tx, &ev("001", "citizen.updated", 2)).await.unwrap();
-    let b1 = events::append(&mut tx, &ev("002", "citizen.created", 3)).await.unwrap();
+    let a1 = events::append(&mut tx, &ev("001", "citizen.created", 1))
+        .await
+        .unwrap();
+    let a2 = events::append(&mut tx, &ev("001", "citizen.updated", 2))
+        .await
+        .unwrap();
+    let b1 = events::append(&mut tx, &ev("002", "citizen.created", 3))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!((a1.version, a2.version, b1.version), (1, 2, 1));
     assert_eq!(a1.prev_hash, events::GENESIS_HASH);
@@ -131,14 +139,22 @@ async fn events_chain_per_aggregate_and_verify() {
         .await
         .unwrap();
     assert_eq!(created.len(), 2);
-    assert_eq!(events::for_aggregate(&db, "citizen", "001").await.unwrap().len(), 2);
+    assert_eq!(
+        events::for_aggregate(&db, "citizen", "001")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
 async fn events_refuse_update_and_delete() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
+    events::append(&mut tx, &ev("001", "citizen.created", 1))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let upd: Result<u64, sqlx::Error> = on_write!(&db, c => {
         sqlx::query("UPDATE events SET reason = 'tampered'").execute(c).await.map(|r| r.rows_affected())
@@ -154,8 +170,12 @@ async fn events_refuse_update_and_delete() {
 async fn tampering_is_detected_by_the_verifier() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    events::append(&mut tx, &ev("001", "citizen.created", 1)).await.unwrap();
-    events::append(&mut tx, &ev("001", "citizen.updated", 2)).await.unwrap();
+    events::append(&mut tx, &ev("001", "citizen.created", 1))
+        .await
+        .unwrap();
+    events::append(&mut tx, &ev("001", "citizen.updated", 2))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     // Someone with direct database access drops the trigger and edits history.
     let drop_and_edit = match db.engine() {
@@ -189,7 +209,9 @@ async fn concurrent_appends_to_one_aggregate_cannot_both_win() {
     let db2 = Db::connect(&db.url).await.unwrap();
     let mut t1 = db.begin().await.unwrap();
     let mut t2 = db2.begin().await.unwrap();
-    events::append(&mut t1, &ev("007", "citizen.created", 1)).await.unwrap();
+    events::append(&mut t1, &ev("007", "citizen.created", 1))
+        .await
+        .unwrap();
     let second = tokio::spawn(async move {
         let r = events::append(&mut t2, &ev("007", "citizen.created", 2)).await;
         if r.is_ok() {
@@ -212,7 +234,9 @@ async fn jobs_are_claimed_once_by_competing_processes() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
     for i in 0..200 {
-        jobs::enqueue(&mut tx, "mail", &json!({ "i": i }), 0, 3).await.unwrap();
+        jobs::enqueue(&mut tx, "mail", &json!({ "i": i }), 0, 3)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     // A second pool on the same database stands for a second `motcua serve` process.
@@ -226,7 +250,9 @@ async fn jobs_are_claimed_once_by_competing_processes() {
         handles.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let batch = jobs::claim(&handle, "mail", w, 7, 60_000_000, now).await.unwrap();
+                let batch = jobs::claim(&handle, "mail", w, 7, 60_000_000, now)
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     break;
                 }
@@ -255,22 +281,44 @@ async fn jobs_are_claimed_once_by_competing_processes() {
 async fn expired_leases_are_reclaimed_and_failures_back_off() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 2).await.unwrap();
-    tx.commit().await.unwrap();
-    let t0 = 1_000_000_000;
-    let first = jobs::claim(&db, "sms", "dead-node", 10, 1_000, t0).await.unwrap();
-    assert_eq!(first.len(), 1);
-    // Lease still valid: nothing to claim.
-    assert!(jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 500).await.unwrap().is_empty());
-    // Lease expired: another node takes it; the dead node can no longer complete it.
-    let again = jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 2_000).await.unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].attempts, 2);
-    assert!(!jobs::complete(&db, &again[0].id, "dead-node", t0 + 2_100).await.unwrap());
-    // Out of attempts (max 2) → dead.
-    let outcome = jobs::fail(&db, &again[0].id, "node-b", "gateway down", 1_000, t0 + 2_200)
+    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 2)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
+    let t0 = 1_000_000_000;
+    let first = jobs::claim(&db, "sms", "dead-node", 10, 1_000, t0)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // Lease still valid: nothing to claim.
+    assert!(
+        jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Lease expired: another node takes it; the dead node can no longer complete it.
+    let again = jobs::claim(&db, "sms", "node-b", 10, 1_000, t0 + 2_000)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    assert!(
+        !jobs::complete(&db, &again[0].id, "dead-node", t0 + 2_100)
+            .await
+            .unwrap()
+    );
+    // Out of attempts (max 2) → dead.
+    let outcome = jobs::fail(
+        &db,
+        &again[0].id,
+        "node-b",
+        "gateway down",
+        1_000,
+        t0 + 2_200,
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome, jobs::FailOutcome::Dead);
 }
 
@@ -278,22 +326,44 @@ async fn expired_leases_are_reclaimed_and_failures_back_off() {
 async fn failed_job_is_retried_later() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 5).await.unwrap();
+    jobs::enqueue(&mut tx, "sms", &json!({}), 0, 5)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let t0 = 5_000_000;
-    let j = jobs::claim(&db, "sms", "n", 1, 1_000_000, t0).await.unwrap().remove(0);
-    let out = jobs::fail(&db, &j.id, "n", "timeout", 10_000, t0).await.unwrap();
+    let j = jobs::claim(&db, "sms", "n", 1, 1_000_000, t0)
+        .await
+        .unwrap()
+        .remove(0);
+    let out = jobs::fail(&db, &j.id, "n", "timeout", 10_000, t0)
+        .await
+        .unwrap();
     assert_eq!(out, jobs::FailOutcome::Retry(t0 + 10_000));
-    assert!(jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 5_000).await.unwrap().is_empty());
-    assert_eq!(jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 10_000).await.unwrap().len(), 1);
+    assert!(
+        jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 5_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        jobs::claim(&db, "sms", "n", 1, 1_000, t0 + 10_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn rolled_back_transaction_leaves_nothing() {
     let db = testing::fresh().await.unwrap();
     let mut tx = db.begin().await.unwrap();
-    events::append(&mut tx, &ev("009", "citizen.created", 1)).await.unwrap();
-    jobs::enqueue(&mut tx, "mail", &json!({}), 0, 1).await.unwrap();
+    events::append(&mut tx, &ev("009", "citizen.created", 1))
+        .await
+        .unwrap();
+    jobs::enqueue(&mut tx, "mail", &json!({}), 0, 1)
+        .await
+        .unwrap();
     drop(tx);
     assert_eq!(events::verify_all(&db).await.unwrap().events, 0);
     assert!(jobs::counts(&db).await.unwrap().is_empty());
@@ -326,7 +396,9 @@ async fn access_log_group_commit_records_every_entry() {
         h.await.unwrap().unwrap();
     }
     assert_eq!(access_log::count(&db).await.unwrap(), 300);
-    let mine = access_log::by_subject(&db, 1_095_012_345, 1000).await.unwrap();
+    let mine = access_log::by_subject(&db, 1_095_012_345, 1000)
+        .await
+        .unwrap();
     assert_eq!(mine.len(), 100);
     assert!(mine.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
 }

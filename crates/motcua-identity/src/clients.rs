@@ -198,11 +198,11 @@ impl ClientCache {
             return Ok(Err(ClientAuthFailure::Unknown));
         }
         let now = motcua_db::clock::now_us();
-        let cached = self
-            .entries
-            .read()
-            .ok()
-            .and_then(|m| m.get(client_id).filter(|(at, _)| now - at < CACHE_TTL_US).cloned());
+        let cached = self.entries.read().ok().and_then(|m| {
+            m.get(client_id)
+                .filter(|(at, _)| now - at < CACHE_TTL_US)
+                .cloned()
+        });
         let row = match cached {
             Some((_, row)) => row,
             None => {

@@ -4,9 +4,9 @@
 
 use motcua_db::{Db, on_read, on_tx, on_write};
 
+use crate::Result;
 use crate::staff::{self, StaffUser};
 use crate::token::{random_token, sha256_hex};
-use crate::Result;
 
 /// Idle timeout: a session unused this long expires.
 pub const IDLE_US: i64 = 30 * 60 * 1_000_000;

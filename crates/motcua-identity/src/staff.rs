@@ -213,7 +213,11 @@ pub async fn authenticate(
     )
     .await?;
     tx.commit().await?;
-    Ok(if ok { Ok(row.user()?) } else { Err(LoginFailure::BadCredentials) })
+    Ok(if ok {
+        Ok(row.user()?)
+    } else {
+        Err(LoginFailure::BadCredentials)
+    })
 }
 
 async fn find_row(db: &Db, username: &str) -> Result<Option<Row>> {

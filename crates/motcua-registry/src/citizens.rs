@@ -13,6 +13,15 @@ use crate::record::{CITIZEN_COLUMNS, Citizen, CitizenRecord, CitizenRow, pid_tex
 /// The event-log aggregate of a citizen is `citizen/<12-digit PID>`.
 pub const AGGREGATE: &str = "citizen";
 
+/// Who changes the registry, why, and when (microseconds since the Unix epoch): recorded on
+/// the event every change appends.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub at: i64,
+}
+
 pub async fn get(db: &Db, pid: Pid) -> Result<Option<Citizen>> {
     let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid = $1");
     let row: Option<CitizenRow> = on_read!(db, c => {
@@ -39,10 +48,19 @@ pub async fn count(db: &Db) -> Result<i64> {
 
 /// Inserts one citizen and its `citizen.registered` event. Fails with a conflict when the
 /// PID is already registered.
-pub async fn insert(tx: &mut Tx, r: &CitizenRecord, actor: &str, reason: &str, now: i64) -> Result<()> {
+pub async fn insert(
+    tx: &mut Tx,
+    r: &CitizenRecord,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
     let inserted = insert_rows(tx, std::slice::from_ref(r), None, now).await?;
     if inserted.is_empty() {
-        return Err(RegistryError::Conflict(format!("pid {} is already registered", r.pid)));
+        return Err(RegistryError::Conflict(format!(
+            "pid {} is already registered",
+            r.pid
+        )));
     }
     ensure_households(tx, std::slice::from_ref(r), now).await?;
     events::append(
@@ -148,7 +166,9 @@ pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: 
             households.push((
                 id,
                 head,
-                r.residence_province.map(i32::from).unwrap_or(i32::from(r.birth_province)),
+                r.residence_province
+                    .map(i32::from)
+                    .unwrap_or(i32::from(r.birth_province)),
                 r.address.clone().unwrap_or_default(),
             ));
         } else if let Some(h) = head
@@ -255,21 +275,37 @@ pub async fn register_permanent_residence(
     province_code: u16,
     address: &str,
     from: NaiveDate,
-    actor: &str,
-    reason: &str,
-    now: i64,
+    change: &Change<'_>,
 ) -> Result<()> {
+    let Change {
+        actor,
+        reason,
+        at: now,
+    } = *change;
     let citizen = get_in(tx, pid)
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
     if citizen.status != "alive" {
-        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+        return Err(RegistryError::field(
+            "pid",
+            "citizen.deceased",
+            "the citizen is deceased",
+        ));
     }
     check_address(province_code, address)?;
     if let Some(p) = citizen.residence_province {
         let old_address = citizen.residence_address.as_deref().unwrap_or_default();
-        insert_residence(tx, pid, "permanent", p, old_address, None, Some(&from.to_string()), now)
-            .await?;
+        insert_residence(
+            tx,
+            pid,
+            "permanent",
+            p,
+            old_address,
+            None,
+            Some(&from.to_string()),
+            now,
+        )
+        .await?;
     }
     let changed = on_tx!(tx, c => {
         sqlx::query(
@@ -287,10 +323,20 @@ pub async fn register_permanent_residence(
         .map(|r| r.rows_affected())
     })?;
     if changed != 1 {
-        return Err(RegistryError::Conflict(format!("citizen {pid} changed concurrently")));
+        return Err(RegistryError::Conflict(format!(
+            "citizen {pid} changed concurrently"
+        )));
     }
-    append(tx, pid, "citizen.permanent_residence_registered", actor, reason, now,
-        json!({ "province_code": province_code, "address": address, "from": from.to_string() })).await
+    append(
+        tx,
+        pid,
+        "citizen.permanent_residence_registered",
+        actor,
+        reason,
+        now,
+        json!({ "province_code": province_code, "address": address, "from": from.to_string() }),
+    )
+    .await
 }
 
 /// Registers a temporary residence (đăng ký tạm trú) from `from` until `to` (if known).
@@ -301,19 +347,30 @@ pub async fn register_temporary_residence(
     address: &str,
     from: NaiveDate,
     to: Option<NaiveDate>,
-    actor: &str,
-    reason: &str,
-    now: i64,
+    change: &Change<'_>,
 ) -> Result<()> {
+    let Change {
+        actor,
+        reason,
+        at: now,
+    } = *change;
     let citizen = get_in(tx, pid)
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
     if citizen.status != "alive" {
-        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+        return Err(RegistryError::field(
+            "pid",
+            "citizen.deceased",
+            "the citizen is deceased",
+        ));
     }
     check_address(province_code, address)?;
     if to.is_some_and(|t| t < from) {
-        return Err(RegistryError::field("valid_to", "date.order", "must not be before valid_from"));
+        return Err(RegistryError::field(
+            "valid_to",
+            "date.order",
+            "must not be before valid_from",
+        ));
     }
     insert_residence(
         tx,
@@ -326,18 +383,38 @@ pub async fn register_temporary_residence(
         now,
     )
     .await?;
-    append(tx, pid, "citizen.temporary_residence_registered", actor, reason, now,
+    append(
+        tx,
+        pid,
+        "citizen.temporary_residence_registered",
+        actor,
+        reason,
+        now,
         json!({ "province_code": province_code, "address": address, "from": from.to_string(),
-                "to": to.map(|d| d.to_string()) })).await
+                "to": to.map(|d| d.to_string()) }),
+    )
+    .await
 }
 
 fn check_address(province_code: u16, address: &str) -> Result<()> {
     if motcua_domain::provinces::province(province_code).is_none() {
-        return Err(RegistryError::field("province_code", "province.unknown", "is not a province code"));
+        return Err(RegistryError::field(
+            "province_code",
+            "province.unknown",
+            "is not a province code",
+        ));
     }
-    if let Err(e) = motcua_domain::text_limits::check_text(address, motcua_domain::text_limits::MAX_ADDRESS_CHARS)
-        .and_then(|_| if address.trim().is_empty() { Err(motcua_domain::text_limits::TextError::Empty) } else { Ok(()) })
-    {
+    if let Err(e) = motcua_domain::text_limits::check_text(
+        address,
+        motcua_domain::text_limits::MAX_ADDRESS_CHARS,
+    )
+    .and_then(|_| {
+        if address.trim().is_empty() {
+            Err(motcua_domain::text_limits::TextError::Empty)
+        } else {
+            Ok(())
+        }
+    }) {
         return Err(RegistryError::field("address", e.code(), e.to_string()));
     }
     Ok(())
@@ -428,22 +505,39 @@ pub async fn issue_id_card(
     tx: &mut Tx,
     pid: Pid,
     issued_on: NaiveDate,
-    actor: &str,
-    reason: &str,
-    now: i64,
+    change: &Change<'_>,
 ) -> Result<IdCard> {
+    let Change {
+        actor,
+        reason,
+        at: now,
+    } = *change;
     let citizen = get_in(tx, pid)
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
     if citizen.status != "alive" {
-        return Err(RegistryError::field("pid", "citizen.deceased", "the citizen is deceased"));
+        return Err(RegistryError::field(
+            "pid",
+            "citizen.deceased",
+            "the citizen is deceased",
+        ));
     }
     let dob = motcua_domain::BirthDate::parse(&citizen.date_of_birth)
         .ok()
         .and_then(|d| d.earliest())
-        .ok_or_else(|| RegistryError::field("date_of_birth", "date.invalid", "stored date of birth is unreadable"))?;
+        .ok_or_else(|| {
+            RegistryError::field(
+                "date_of_birth",
+                "date.invalid",
+                "stored date of birth is unreadable",
+            )
+        })?;
     if issued_on < dob {
-        return Err(RegistryError::field("issued_on", "date.order", "must not be before the date of birth"));
+        return Err(RegistryError::field(
+            "issued_on",
+            "date.order",
+            "must not be before the date of birth",
+        ));
     }
     let expires_on = motcua_domain::id_card::id_card_expiry(dob, issued_on);
     on_tx!(tx, c => {
@@ -473,7 +567,15 @@ pub async fn issue_id_card(
         .await
         .map(|r| r.rows_affected())
     })?;
-    append(tx, pid, "citizen.id_card_issued", actor, reason, now,
-        json!({ "issued_on": card.issued_on, "expires_on": card.expires_on })).await?;
+    append(
+        tx,
+        pid,
+        "citizen.id_card_issued",
+        actor,
+        reason,
+        now,
+        json!({ "issued_on": card.issued_on, "expires_on": card.expires_on }),
+    )
+    .await?;
     Ok(card)
 }

@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 
 use crate::citizens;
 use crate::error::{FieldError, RegistryError, Result};
-use crate::record::{self, CITIZEN_COLUMNS, Citizen, CitizenRecord, CitizenRow, COLUMNS, REQUIRED_COLUMNS};
+use crate::record::{
+    self, CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
+};
 
 /// Receives progress while a file is processed.
 pub trait Progress: Send {
@@ -114,7 +116,11 @@ pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
             ));
         }
         if !seen.insert(h.as_str()) {
-            return Err(FieldError::new("header", "header.duplicate_column", format!("column {h:?} appears twice")));
+            return Err(FieldError::new(
+                "header",
+                "header.duplicate_column",
+                format!("column {h:?} appears twice"),
+            ));
         }
     }
     for required in &COLUMNS[..REQUIRED_COLUMNS] {
@@ -144,13 +150,28 @@ fn read_rows<R: Read>(
     let header: Vec<String> = match rdr.read_byte_record(&mut record) {
         Ok(true) => record
             .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().trim_start_matches('\u{feff}').to_owned())
+            .map(|f| {
+                String::from_utf8_lossy(f)
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_owned()
+            })
             .collect(),
-        Ok(false) => return Err(FieldError::new("header", "header.missing", "the file is empty")),
+        Ok(false) => {
+            return Err(FieldError::new(
+                "header",
+                "header.missing",
+                "the file is empty",
+            ));
+        }
         Err(e) => return Err(FieldError::new("header", "csv.unreadable", e.to_string())),
     };
     check_header(&header)?;
-    let index: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_str(), i))
+        .collect();
     let mut seen: HashMap<i64, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(batch_rows);
     let mut rows = 0u64;
@@ -162,7 +183,11 @@ fn read_rows<R: Read>(
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 let _ = tx.blocking_send(Msg::Fatal(RowError {
                     line,
-                    errors: vec![FieldError::new("row", "csv.unreadable", format!("the CSV cannot be read from here: {e}"))],
+                    errors: vec![FieldError::new(
+                        "row",
+                        "csv.unreadable",
+                        format!("the CSV cannot be read from here: {e}"),
+                    )],
                 }));
                 break;
             }
@@ -171,15 +196,28 @@ fn read_rows<R: Read>(
         let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
         match parse_row(&record, &header, &index, today) {
             Err(errors) => {
-                if tx.blocking_send(Msg::Rejected(RowError { line, errors })).is_err() {
+                if tx
+                    .blocking_send(Msg::Rejected(RowError { line, errors }))
+                    .is_err()
+                {
                     break;
                 }
             }
             Ok(r) => {
                 let key = r.pid.as_i64();
                 if let Some(first) = seen.get(&key) {
-                    let err = FieldError::new("pid", "pid.duplicate", format!("duplicates the PID on line {first}"));
-                    if tx.blocking_send(Msg::Rejected(RowError { line, errors: vec![err] })).is_err() {
+                    let err = FieldError::new(
+                        "pid",
+                        "pid.duplicate",
+                        format!("duplicates the PID on line {first}"),
+                    );
+                    if tx
+                        .blocking_send(Msg::Rejected(RowError {
+                            line,
+                            errors: vec![err],
+                        }))
+                        .is_err()
+                    {
                         break;
                     }
                 } else {
@@ -214,7 +252,11 @@ fn parse_row(
         return Err(vec![FieldError::new(
             "row",
             "csv.column_count",
-            format!("has {} columns; the header has {}", record.len(), header.len()),
+            format!(
+                "has {} columns; the header has {}",
+                record.len(),
+                header.len()
+            ),
         )]);
     }
     let mut fields: Vec<&str> = Vec::with_capacity(record.len());
@@ -223,7 +265,11 @@ fn parse_row(
         match std::str::from_utf8(raw) {
             Ok(s) => fields.push(s),
             Err(_) => {
-                errors.push(FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"));
+                errors.push(FieldError::new(
+                    &header[i],
+                    "text.invalid_utf8",
+                    "is not valid UTF-8",
+                ));
                 fields.push("");
             }
         }
@@ -247,7 +293,8 @@ pub async fn import<R: Read + Send + 'static>(
     let import_id = motcua_db::new_id();
     let (tx, mut rx) = mpsc::channel::<Msg>(4);
     let batch_rows = opts.batch_rows.max(1);
-    let reader = tokio::task::spawn_blocking(move || read_rows(input, batch_rows, today, tx, progress));
+    let reader =
+        tokio::task::spawn_blocking(move || read_rows(input, batch_rows, today, tx, progress));
 
     let bulk = !opts.dry_run && citizens::count(db).await? == 0;
     if bulk {
@@ -306,7 +353,9 @@ pub async fn import<R: Read + Send + 'static>(
         }
     }
     drop(rx);
-    let read = reader.await.map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+    let read = reader
+        .await
+        .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
     if bulk {
         set_secondary_indexes(db, true).await?;
     }
@@ -346,7 +395,11 @@ async fn store_batch(
         } else {
             dups.push(RowError {
                 line: *line,
-                errors: vec![FieldError::new("pid", "pid.already_registered", format!("{} is already registered", r.pid))],
+                errors: vec![FieldError::new(
+                    "pid",
+                    "pid.already_registered",
+                    format!("{} is already registered", r.pid),
+                )],
             });
         }
     }
@@ -411,14 +464,24 @@ async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportRep
 }
 
 const SECONDARY_INDEXES: &[(&str, &str)] = &[
-    ("citizens_by_name", "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, birth_year)"),
-    ("citizens_by_household", "CREATE INDEX IF NOT EXISTS citizens_by_household ON citizens (household_id)"),
+    (
+        "citizens_by_name",
+        "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, birth_year)",
+    ),
+    (
+        "citizens_by_household",
+        "CREATE INDEX IF NOT EXISTS citizens_by_household ON citizens (household_id)",
+    ),
 ];
 
 /// Drops (`false`) or (re)creates (`true`) the secondary indexes on `citizens`.
 pub async fn set_secondary_indexes(db: &Db, present: bool) -> Result<()> {
     for (name, create) in SECONDARY_INDEXES {
-        let sql = if present { (*create).to_owned() } else { format!("DROP INDEX IF EXISTS {name}") };
+        let sql = if present {
+            (*create).to_owned()
+        } else {
+            format!("DROP INDEX IF EXISTS {name}")
+        };
         let _: u64 = on_write!(db, c => {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|r| r.rows_affected())
         })?;
@@ -433,7 +496,9 @@ pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) 
     let mut after = -1i64;
     let mut n = 0u64;
     loop {
-        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid > $1 ORDER BY pid LIMIT 10000");
+        let sql = format!(
+            "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid > $1 ORDER BY pid LIMIT 10000"
+        );
         let page: Vec<CitizenRow> = on_read!(db, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).fetch_all(c).await
         })?;
@@ -468,7 +533,9 @@ fn export_fields(c: &Citizen) -> Vec<String> {
         s(&c.relation_to_head),
         format!("{:03}", c.birth_province),
         n(c.hometown_province),
-        c.ethnicity_code.map(|e| format!("{e:02}")).unwrap_or_default(),
+        c.ethnicity_code
+            .map(|e| format!("{e:02}"))
+            .unwrap_or_default(),
         s(&c.religion),
         c.nationality.clone(),
         s(&c.father_pid),
@@ -485,7 +552,12 @@ fn export_fields(c: &Citizen) -> Vec<String> {
 }
 
 /// Writes `count` generated citizens (deterministic for `seed`) as CSV with all columns.
-pub fn write_generated<W: Write>(out: W, seed: u64, count: usize, progress: &mut dyn Progress) -> std::io::Result<u64> {
+pub fn write_generated<W: Write>(
+    out: W,
+    seed: u64,
+    count: usize,
+    progress: &mut dyn Progress,
+) -> std::io::Result<u64> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS).map_err(std::io::Error::other)?;
     let mut n = 0u64;
@@ -517,7 +589,7 @@ pub fn write_generated<W: Write>(out: W, seed: u64, count: usize, progress: &mut
         ])
         .map_err(std::io::Error::other)?;
         n += 1;
-        if n % 50_000 == 0 {
+        if n.is_multiple_of(50_000) {
             progress.update(n, 0);
         }
     }

@@ -79,7 +79,10 @@ pub async fn report(db: &Db) -> Result<QualityReport> {
     let total = crate::citizens::count(db).await?;
     let mut counts = Vec::new();
     for check in CHECKS {
-        let sql = format!("SELECT COUNT(*) FROM citizens c WHERE {}", check.condition());
+        let sql = format!(
+            "SELECT COUNT(*) FROM citizens c WHERE {}",
+            check.condition()
+        );
         let n: i64 = on_read!(db, c => {
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await
         })?;

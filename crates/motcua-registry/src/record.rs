@@ -71,11 +71,7 @@ fn opt(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn province_field(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<&str>,
-) -> Option<u16> {
+fn province_field(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Option<u16> {
     let v = opt(value)?;
     match v.parse::<u16>() {
         Ok(code) if v.len() <= 3 && provinces::province(code).is_some() => Some(code),
@@ -134,15 +130,14 @@ pub fn validate<'a>(
     };
 
     let pid = required(&mut errors, "pid").and_then(|v| pid_field(&mut errors, "pid", Some(v)));
-    let full_name = required(&mut errors, "full_name").and_then(|v| {
-        match text_limits::check_name(v) {
+    let full_name =
+        required(&mut errors, "full_name").and_then(|v| match text_limits::check_name(v) {
             Ok(()) => Some(v.split_whitespace().collect::<Vec<_>>().join(" ")),
             Err(e) => {
                 errors.push(FieldError::new("full_name", e.code(), e.to_string()));
                 None
             }
-        }
-    });
+        });
     let gender = required(&mut errors, "gender").and_then(|v| match Gender::parse(v) {
         Ok(g) => Some(g),
         Err(e) => {
@@ -181,7 +176,11 @@ pub fn validate<'a>(
     let relation_to_head = opt(get("relation_to_head")).and_then(|v| match Relation::parse(v) {
         Ok(r) => Some(r),
         Err(e) => {
-            errors.push(FieldError::new("relation_to_head", "relation.unknown", e.to_string()));
+            errors.push(FieldError::new(
+                "relation_to_head",
+                "relation.unknown",
+                e.to_string(),
+            ));
             None
         }
     });
@@ -207,7 +206,11 @@ pub fn validate<'a>(
     let hometown_province =
         province_field(&mut errors, "hometown_province", get("hometown_province"));
     let ethnicity_code = opt(get("ethnicity_code")).and_then(|v| {
-        match v.parse::<u8>().ok().filter(|c| ethnicity::ethnicity(*c).is_some()) {
+        match v
+            .parse::<u8>()
+            .ok()
+            .filter(|c| ethnicity::ethnicity(*c).is_some())
+        {
             Some(c) => Some(c),
             None => {
                 errors.push(FieldError::new(
@@ -241,7 +244,11 @@ pub fn validate<'a>(
         ("spouse_pid", spouse_pid),
     ] {
         if other.is_some() && other == pid {
-            errors.push(FieldError::new(field, "pid.self_link", "must not be the citizen's own PID"));
+            errors.push(FieldError::new(
+                field,
+                "pid.self_link",
+                "must not be the citizen's own PID",
+            ));
         }
     }
     let address = text_field(&mut errors, "address", get("address"), MAX_ADDRESS_CHARS);
@@ -270,7 +277,11 @@ pub fn validate<'a>(
         opt(get("social_insurance_code")).and_then(|v| match SocialInsuranceCode::parse(v) {
             Ok(c) => Some(c.as_str().to_owned()),
             Err(e) => {
-                errors.push(FieldError::new("social_insurance_code", e.code(), e.to_string()));
+                errors.push(FieldError::new(
+                    "social_insurance_code",
+                    e.code(),
+                    e.to_string(),
+                ));
                 None
             }
         });
@@ -286,10 +297,14 @@ pub fn validate<'a>(
             false
         }
     };
-    let date_of_death = opt(get("date_of_death")).and_then(|v| {
-        match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+    let date_of_death =
+        opt(get("date_of_death")).and_then(|v| match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
             Ok(d) if d > today => {
-                errors.push(FieldError::new("date_of_death", "date.future", "must not be in the future"));
+                errors.push(FieldError::new(
+                    "date_of_death",
+                    "date.future",
+                    "must not be in the future",
+                ));
                 None
             }
             Ok(d) => Some(d),
@@ -301,8 +316,7 @@ pub fn validate<'a>(
                 ));
                 None
             }
-        }
-    });
+        });
     if date_of_death.is_some() && !deceased {
         errors.push(FieldError::new(
             "date_of_death",
@@ -313,7 +327,11 @@ pub fn validate<'a>(
     if let (Some(death), Some(birth)) = (date_of_death, date_of_birth.as_ref())
         && birth.earliest().is_some_and(|b| death < b)
     {
-        errors.push(FieldError::new("date_of_death", "death.before_birth", "is before the date of birth"));
+        errors.push(FieldError::new(
+            "date_of_death",
+            "death.before_birth",
+            "is before the date of birth",
+        ));
     }
 
     match (pid, full_name, gender, date_of_birth) {
@@ -458,7 +476,10 @@ mod tests {
     }
 
     fn row(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn check(m: &HashMap<String, String>) -> Result<CitizenRecord, Vec<FieldError>> {
@@ -510,7 +531,14 @@ mod tests {
         ]);
         let errs = check(&m).unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["pid", "full_name", "gender", "date_of_birth", "province_code", "email"] {
+        for f in [
+            "pid",
+            "full_name",
+            "gender",
+            "date_of_birth",
+            "province_code",
+            "email",
+        ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
     }
@@ -526,6 +554,11 @@ mod tests {
         let mut m = good();
         m.insert("pid".into(), "001227012345".into());
         m.insert("date_of_birth".into(), "2027-01-01".into());
-        assert!(check(&m).unwrap_err().iter().any(|e| e.code == "date.future"));
+        assert!(
+            check(&m)
+                .unwrap_err()
+                .iter()
+                .any(|e| e.code == "date.future")
+        );
     }
 }

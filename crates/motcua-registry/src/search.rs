@@ -42,7 +42,11 @@ pub const MAX_QUERY_CHARS: usize = 100;
 pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchRow>> {
     let text = q.text.trim();
     if text.chars().count() > MAX_QUERY_CHARS {
-        return Err(RegistryError::field("q", "query.too_long", format!("must be at most {MAX_QUERY_CHARS} characters")));
+        return Err(RegistryError::field(
+            "q",
+            "query.too_long",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
     }
     let limit = q.limit.clamp(1, 100);
     let province = q.province.map(i32::from);
@@ -50,9 +54,14 @@ pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchRow>> {
         residence_province, status FROM citizens";
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         if text.len() != 12 {
-            return Err(RegistryError::field("q", "pid.wrong_length", "a personal identification number has 12 digits"));
+            return Err(RegistryError::field(
+                "q",
+                "pid.wrong_length",
+                "a personal identification number has 12 digits",
+            ));
         }
-        let pid = Pid::parse(text).map_err(|e| RegistryError::field("q", e.code(), e.to_string()))?;
+        let pid =
+            Pid::parse(text).map_err(|e| RegistryError::field("q", e.code(), e.to_string()))?;
         let sql = format!("{COLS} WHERE pid = $1");
         let rows: Vec<SearchRow> = on_read!(db, c => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid.as_i64()).fetch_all(c).await
@@ -61,7 +70,11 @@ pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchRow>> {
     }
     let folded = fold(text);
     if folded.chars().count() < 2 {
-        return Err(RegistryError::field("q", "query.too_short", "enter a PID or at least 2 letters of a name"));
+        return Err(RegistryError::field(
+            "q",
+            "query.too_short",
+            "enter a PID or at least 2 letters of a name",
+        ));
     }
     // Prefix range on the folded name: [folded, folded + U+FFFF).
     let upper = format!("{folded}\u{ffff}");

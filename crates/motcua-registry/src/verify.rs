@@ -43,15 +43,21 @@ pub struct VerificationResult {
 /// Checks the purpose an agency states for reading personal data.
 pub fn check_purpose(purpose: Option<&str>) -> std::result::Result<String, FieldError> {
     match purpose.map(str::trim) {
-        None | Some("") => Err(FieldError::new("purpose", "required", "is required: state why the data is needed")),
+        None | Some("") => Err(FieldError::new(
+            "purpose",
+            "required",
+            "is required: state why the data is needed",
+        )),
         Some(p) if p.chars().count() > MAX_PURPOSE_CHARS => Err(FieldError::new(
             "purpose",
             "text.too_long",
             format!("must be at most {MAX_PURPOSE_CHARS} characters"),
         )),
-        Some(p) if p.chars().any(char::is_control) => {
-            Err(FieldError::new("purpose", "text.control_char", "must not contain control characters"))
-        }
+        Some(p) if p.chars().any(char::is_control) => Err(FieldError::new(
+            "purpose",
+            "text.control_char",
+            "must not contain control characters",
+        )),
         Some(p) => Ok(p.to_owned()),
     }
 }
@@ -82,7 +88,10 @@ impl VerificationRequest {
                 errors.push(FieldError::new(
                     "full_name",
                     "text.too_long",
-                    format!("must be at most {} characters", motcua_domain::text_limits::MAX_NAME_CHARS),
+                    format!(
+                        "must be at most {} characters",
+                        motcua_domain::text_limits::MAX_NAME_CHARS
+                    ),
                 ));
                 None
             }
@@ -101,10 +110,19 @@ impl VerificationRequest {
                 }
             },
         };
-        let purpose = check_purpose(self.purpose.as_deref()).map_err(|e| errors.push(e)).ok();
+        let purpose = check_purpose(self.purpose.as_deref())
+            .map_err(|e| errors.push(e))
+            .ok();
         match (pid, full_name, date_of_birth, purpose) {
-            (Some(pid), Some(full_name), Some(date_of_birth), Some(purpose)) if errors.is_empty() => {
-                Ok(Verification { pid, full_name, date_of_birth, purpose })
+            (Some(pid), Some(full_name), Some(date_of_birth), Some(purpose))
+                if errors.is_empty() =>
+            {
+                Ok(Verification {
+                    pid,
+                    full_name,
+                    date_of_birth,
+                    purpose,
+                })
             }
             _ => Err(errors),
         }
@@ -129,13 +147,19 @@ pub async fn verify(db: &Db, v: &Verification) -> Result<VerificationResult> {
     })
     .map_err(RegistryError::from)?;
     let fields = match row {
-        None => FieldMatches { full_name: false, date_of_birth: false },
+        None => FieldMatches {
+            full_name: false,
+            date_of_birth: false,
+        },
         Some((name, dob)) => FieldMatches {
             full_name: normalise_name(&name) == normalise_name(&v.full_name),
             date_of_birth: BirthDate::parse(&dob).is_ok_and(|d| d.matches(&v.date_of_birth)),
         },
     };
-    Ok(VerificationResult { matched: fields.full_name && fields.date_of_birth, fields })
+    Ok(VerificationResult {
+        matched: fields.full_name && fields.date_of_birth,
+        fields,
+    })
 }
 
 #[cfg(test)]
@@ -144,8 +168,14 @@ mod tests {
 
     #[test]
     fn names_compare_with_diacritics_but_not_case() {
-        assert_eq!(normalise_name("  NGUYỄN  Văn an "), normalise_name("Nguyễn Văn An"));
-        assert_ne!(normalise_name("Nguyễn Văn Ân"), normalise_name("Nguyễn Văn An"));
+        assert_eq!(
+            normalise_name("  NGUYỄN  Văn an "),
+            normalise_name("Nguyễn Văn An")
+        );
+        assert_ne!(
+            normalise_name("Nguyễn Văn Ân"),
+            normalise_name("Nguyễn Văn An")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use motcua_domain::{BirthDate, Gender, Pid, fold, text_limits};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::citizens::{self, append};
+use crate::citizens::{self, Change, append};
 use crate::error::{FieldError, RegistryError, Result};
 use crate::record::CitizenRecord;
 
@@ -35,31 +35,52 @@ pub async fn register_birth(
     tx: &mut Tx,
     b: &BirthRegistration,
     today: NaiveDate,
-    actor: &str,
-    reason: &str,
-    now: i64,
+    change: &Change<'_>,
 ) -> Result<Pid> {
+    let Change {
+        actor,
+        reason,
+        at: now,
+    } = *change;
     let mut errors = Vec::new();
     if let Err(e) = text_limits::check_name(&b.full_name) {
         errors.push(FieldError::new("full_name", e.code(), e.to_string()));
     }
     if b.date_of_birth > today {
-        errors.push(FieldError::new("date_of_birth", "date.future", "must not be in the future"));
+        errors.push(FieldError::new(
+            "date_of_birth",
+            "date.future",
+            "must not be in the future",
+        ));
     }
     if motcua_domain::provinces::province(b.registration_province).is_none() {
-        errors.push(FieldError::new("registration_province", "province.unknown", "is not a province code"));
+        errors.push(FieldError::new(
+            "registration_province",
+            "province.unknown",
+            "is not a province code",
+        ));
     }
     let mut residence = None;
     for (field, parent) in [("father_pid", b.father_pid), ("mother_pid", b.mother_pid)] {
         let Some(p) = parent else { continue };
         match citizens::get_in(tx, p).await? {
-            None => errors.push(FieldError::new(field, "citizen.unknown", "no citizen has this PID")),
+            None => errors.push(FieldError::new(
+                field,
+                "citizen.unknown",
+                "no citizen has this PID",
+            )),
             Some(c) => {
                 if c.birth_year > chrono::Datelike::year(&b.date_of_birth) {
-                    errors.push(FieldError::new(field, "parent.younger", "is younger than the child"));
+                    errors.push(FieldError::new(
+                        field,
+                        "parent.younger",
+                        "is younger than the child",
+                    ));
                 }
                 if residence.is_none() {
-                    residence = c.residence_province.map(|r| (r, c.residence_address.clone()));
+                    residence = c
+                        .residence_province
+                        .map(|r| (r, c.residence_address.clone()));
                 }
             }
         }
@@ -103,7 +124,16 @@ pub async fn register_birth(
         }
         let mut payload = citizens::record_payload(&record);
         payload["vital_event"] = json!("birth");
-        append(tx, pid, "citizen.birth_registered", actor, reason, now, payload).await?;
+        append(
+            tx,
+            pid,
+            "citizen.birth_registered",
+            actor,
+            reason,
+            now,
+            payload,
+        )
+        .await?;
         return Ok(pid);
     }
     Err(RegistryError::Conflict(
@@ -128,21 +158,40 @@ pub async fn register_death(
     pid: Pid,
     date_of_death: NaiveDate,
     today: NaiveDate,
-    actor: &str,
-    reason: &str,
-    now: i64,
+    change: &Change<'_>,
 ) -> Result<()> {
+    let Change {
+        actor,
+        reason,
+        at: now,
+    } = *change;
     let c = citizens::get_in(tx, pid)
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
     if c.status == "deceased" {
-        return Err(RegistryError::field("pid", "citizen.deceased", "a death is already registered"));
+        return Err(RegistryError::field(
+            "pid",
+            "citizen.deceased",
+            "a death is already registered",
+        ));
     }
     if date_of_death > today {
-        return Err(RegistryError::field("date_of_death", "date.future", "must not be in the future"));
+        return Err(RegistryError::field(
+            "date_of_death",
+            "date.future",
+            "must not be in the future",
+        ));
     }
-    if BirthDate::parse(&c.date_of_birth).ok().and_then(|d| d.earliest()).is_some_and(|b| date_of_death < b) {
-        return Err(RegistryError::field("date_of_death", "death.before_birth", "is before the date of birth"));
+    if BirthDate::parse(&c.date_of_birth)
+        .ok()
+        .and_then(|d| d.earliest())
+        .is_some_and(|b| date_of_death < b)
+    {
+        return Err(RegistryError::field(
+            "date_of_death",
+            "death.before_birth",
+            "is before the date of birth",
+        ));
     }
     let n = on_tx!(tx, conn => {
         sqlx::query(
@@ -159,7 +208,9 @@ pub async fn register_death(
         .map(|r| r.rows_affected())
     })?;
     if n != 1 {
-        return Err(RegistryError::Conflict(format!("citizen {pid} changed concurrently")));
+        return Err(RegistryError::Conflict(format!(
+            "citizen {pid} changed concurrently"
+        )));
     }
     on_tx!(tx, conn => {
         sqlx::query("UPDATE id_cards SET status = 'revoked' WHERE pid = $1 AND status = 'active'")
@@ -168,6 +219,14 @@ pub async fn register_death(
             .await
             .map(|r| r.rows_affected())
     })?;
-    append(tx, pid, "citizen.death_registered", actor, reason, now,
-        json!({ "date_of_death": date_of_death.to_string() })).await
+    append(
+        tx,
+        pid,
+        "citizen.death_registered",
+        actor,
+        reason,
+        now,
+        json!({ "date_of_death": date_of_death.to_string() }),
+    )
+    .await
 }

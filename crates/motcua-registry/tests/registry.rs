@@ -1,13 +1,20 @@
 //! Registry tests on SQLite, or PostgreSQL with `TEST_DATABASE_URL`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::NaiveDate;
 use motcua_db::testing;
 use motcua_domain::{Gender, Pid};
+use motcua_registry::citizens::Change;
 use motcua_registry::csv_io::{self, ImportOptions, NoProgress};
 use motcua_registry::quality::{self, Check};
 use motcua_registry::search::{self, SearchQuery};
 use motcua_registry::verify::{self, VerificationRequest};
 use motcua_registry::{citizens, vital};
+
+fn ch(actor: &'static str, reason: &'static str, at: i64) -> Change<'static> {
+    Change { actor, reason, at }
+}
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
@@ -24,7 +31,10 @@ async fn import_bytes(db: &motcua_db::Db, bytes: Vec<u8>) -> csv_io::ImportRepor
         db,
         std::io::Cursor::new(bytes),
         today(),
-        &ImportOptions { batch_rows: 3, ..ImportOptions::default() },
+        &ImportOptions {
+            batch_rows: 3,
+            ..ImportOptions::default()
+        },
         Box::new(NoProgress),
     )
     .await
@@ -57,15 +67,46 @@ async fn import_search_household_and_verify() {
         after: None,
         limit: 20,
     };
-    let hits = search::search(&db, &q("nguyen van an", None, None)).await.unwrap();
+    let hits = search::search(&db, &q("nguyen van an", None, None))
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].full_name, "Nguyễn Văn An");
     assert_eq!(hits[0].pid_text(), "001095012345");
-    assert_eq!(search::search(&db, &q("NGUYEN", None, None)).await.unwrap().len(), 2);
-    assert_eq!(search::search(&db, &q("nguyen", Some(2020), None)).await.unwrap().len(), 1);
-    assert_eq!(search::search(&db, &q("le van", None, Some(79))).await.unwrap().len(), 1);
-    assert!(search::search(&db, &q("le van", None, Some(1))).await.unwrap().is_empty());
-    assert_eq!(search::search(&db, &q("001095012345", None, None)).await.unwrap().len(), 1);
+    assert_eq!(
+        search::search(&db, &q("NGUYEN", None, None))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        search::search(&db, &q("nguyen", Some(2020), None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        search::search(&db, &q("le van", None, Some(79)))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        search::search(&db, &q("le van", None, Some(1)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        search::search(&db, &q("001095012345", None, None))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(search::search(&db, &q("12345", None, None)).await.is_err());
 
     // Keyset pagination walks every row once.
@@ -89,13 +130,30 @@ async fn import_search_household_and_verify() {
         purpose: Some("test".into()),
     };
     let check = |r: VerificationRequest| r.check().unwrap();
-    let yes = verify::verify(&db, &check(v("001095012345", "nguyễn văn an", "1995-03-14"))).await.unwrap();
+    let yes = verify::verify(
+        &db,
+        &check(v("001095012345", "nguyễn văn an", "1995-03-14")),
+    )
+    .await
+    .unwrap();
     assert!(yes.matched);
-    let name_wrong = verify::verify(&db, &check(v("001095012345", "Nguyễn Văn Ân", "1995-03-14"))).await.unwrap();
+    let name_wrong = verify::verify(
+        &db,
+        &check(v("001095012345", "Nguyễn Văn Ân", "1995-03-14")),
+    )
+    .await
+    .unwrap();
     assert!(!name_wrong.matched && !name_wrong.fields.full_name && name_wrong.fields.date_of_birth);
-    let unknown = verify::verify(&db, &check(v("001095999999", "Nguyễn Văn An", "1995-03-14"))).await.unwrap();
+    let unknown = verify::verify(
+        &db,
+        &check(v("001095999999", "Nguyễn Văn An", "1995-03-14")),
+    )
+    .await
+    .unwrap();
     assert!(!unknown.matched && !unknown.fields.full_name && !unknown.fields.date_of_birth);
-    let partial_date = verify::verify(&db, &check(v("079085000777", "Lê Văn Ánh", "1985"))).await.unwrap();
+    let partial_date = verify::verify(&db, &check(v("079085000777", "Lê Văn Ánh", "1985")))
+        .await
+        .unwrap();
     assert!(partial_date.matched);
 }
 
@@ -115,7 +173,9 @@ async fn bad_rows_are_reported_by_line_and_never_stored() {
     // Invalid UTF-8 in a name.
     csv.extend_from_slice(b"001095012395,Ph\xff\xfem,M,1995-02-01,001,3,head,001,01\n");
     let long = "Â".repeat(101);
-    csv.extend_from_slice(format!("001095012394,{long},M,1995-02-01,001,3,head,001,01\n").as_bytes());
+    csv.extend_from_slice(
+        format!("001095012394,{long},M,1995-02-01,001,3,head,001,01\n").as_bytes(),
+    );
     let r = import_bytes(&db, csv).await;
     assert_eq!(r.rows_read, 12);
     assert_eq!(r.rows_imported, 4);
@@ -123,7 +183,11 @@ async fn bad_rows_are_reported_by_line_and_never_stored() {
     let by_line: std::collections::HashMap<u64, &csv_io::RowError> =
         r.errors.iter().map(|e| (e.line, e)).collect();
     let fields = |line: u64| -> Vec<String> {
-        by_line[&line].errors.iter().map(|e| e.field.clone()).collect()
+        by_line[&line]
+            .errors
+            .iter()
+            .map(|e| e.field.clone())
+            .collect()
     };
     assert_eq!(by_line[&6].errors[0].code, "pid.duplicate");
     assert_eq!(fields(7), ["pid"], "gender digit disagrees with F");
@@ -134,8 +198,20 @@ async fn bad_rows_are_reported_by_line_and_never_stored() {
     assert_eq!(by_line[&12].errors[0].code, "text.invalid_utf8");
     assert_eq!(fields(13), ["full_name"]);
     assert_eq!(citizens::count(&db).await.unwrap(), 4);
-    for pid in ["001095012399", "001095012398", "001095012396", "001095012395", "001095012394"] {
-        assert!(citizens::get(&db, Pid::parse(pid).unwrap()).await.unwrap().is_none(), "{pid}");
+    for pid in [
+        "001095012399",
+        "001095012398",
+        "001095012396",
+        "001095012395",
+        "001095012394",
+    ] {
+        assert!(
+            citizens::get(&db, Pid::parse(pid).unwrap())
+                .await
+                .unwrap()
+                .is_none(),
+            "{pid}"
+        );
     }
 
     // Importing the good rows again: each is already registered.
@@ -150,8 +226,14 @@ async fn header_problems_reject_the_file() {
     let db = testing::fresh().await.unwrap();
     for (csv, code) in [
         ("pid,full_name,gender\n", "header.missing_column"),
-        ("pid,full_name,gender,date_of_birth,province_code,household_id,nickname\n", "header.unknown_column"),
-        ("pid,pid,full_name,gender,date_of_birth,province_code,household_id\n", "header.duplicate_column"),
+        (
+            "pid,full_name,gender,date_of_birth,province_code,household_id,nickname\n",
+            "header.unknown_column",
+        ),
+        (
+            "pid,pid,full_name,gender,date_of_birth,province_code,household_id\n",
+            "header.duplicate_column",
+        ),
         ("", "header.missing"),
     ] {
         let err = csv_io::import(
@@ -180,11 +262,21 @@ async fn generated_population_round_trips_through_csv() {
     assert!(r.is_complete(), "{:?}", &r.errors[..r.errors.len().min(3)]);
     assert_eq!(r.rows_imported, 2_000);
     let mut out = Vec::new();
-    assert_eq!(csv_io::export(&db, &mut out, Box::new(NoProgress)).await.unwrap(), 2_000);
+    assert_eq!(
+        csv_io::export(&db, &mut out, Box::new(NoProgress))
+            .await
+            .unwrap(),
+        2_000
+    );
     // The export re-imports cleanly into an empty registry.
     let db2 = testing::fresh().await.unwrap();
     let r2 = import_bytes(&db2, out).await;
-    assert_eq!(r2.rows_imported, 2_000, "{:?}", &r2.errors[..r2.errors.len().min(3)]);
+    assert_eq!(
+        r2.rows_imported,
+        2_000,
+        "{:?}",
+        &r2.errors[..r2.errors.len().min(3)]
+    );
     let report = motcua_db::events::verify_all(&db).await.unwrap();
     assert!(report.breaks.is_empty());
 }
@@ -205,14 +297,26 @@ async fn birth_issues_a_structured_pid_and_death_closes_the_record() {
         nationality: None,
         household_id: Some(1),
     };
-    let pid = vital::register_birth(&mut tx, &b, today(), "staff:officer", "birth certificate 12/2026", 1)
-        .await
-        .unwrap();
+    let pid = vital::register_birth(
+        &mut tx,
+        &b,
+        today(),
+        &ch("staff:officer", "birth certificate 12/2026", 1),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let s = pid.to_string();
-    assert!(s.starts_with("001326"), "{s}: Hà Nội, female 2000s, year 26");
+    assert!(
+        s.starts_with("001326"),
+        "{s}: Hà Nội, female 2000s, year 26"
+    );
     let child = citizens::get(&db, pid).await.unwrap().unwrap();
-    assert_eq!(child.residence_province, Some(1), "takes a parent's residence");
+    assert_eq!(
+        child.residence_province,
+        Some(1),
+        "takes a parent's residence"
+    );
     assert_eq!(child.relation_to_head.as_deref(), Some("child"));
 
     // A birth in the future or with an unknown parent is refused, naming the field.
@@ -220,33 +324,66 @@ async fn birth_issues_a_structured_pid_and_death_closes_the_record() {
     let mut bad = b.clone();
     bad.date_of_birth = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
     bad.mother_pid = Some(Pid::parse("001195999999").unwrap());
-    let err = vital::register_birth(&mut tx, &bad, today(), "staff:officer", "x", 2).await.unwrap_err();
+    let err = vital::register_birth(&mut tx, &bad, today(), &ch("staff:officer", "x", 2))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("date_of_birth") && msg.contains("mother_pid"), "{msg}");
+    assert!(
+        msg.contains("date_of_birth") && msg.contains("mother_pid"),
+        "{msg}"
+    );
     drop(tx);
 
     let an = Pid::parse("001095012345").unwrap();
     let mut tx = db.begin().await.unwrap();
-    vital::register_death(&mut tx, an, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), today(), "staff:officer", "death notice", 3)
-        .await
-        .unwrap();
+    vital::register_death(
+        &mut tx,
+        an,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        today(),
+        &ch("staff:officer", "death notice", 3),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(citizens::get(&db, an).await.unwrap().unwrap().status, "deceased");
+    assert_eq!(
+        citizens::get(&db, an).await.unwrap().unwrap().status,
+        "deceased"
+    );
     let mut tx = db.begin().await.unwrap();
-    assert!(vital::register_death(&mut tx, an, NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), today(), "x", "x", 4).await.is_err());
+    assert!(
+        vital::register_death(
+            &mut tx,
+            an,
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            today(),
+            &ch("x", "x", 4)
+        )
+        .await
+        .is_err()
+    );
     drop(tx);
 
-    let history = motcua_db::events::for_aggregate(&db, "citizen", "001095012345").await.unwrap();
-    assert_eq!(history.last().unwrap().event_type, "citizen.death_registered");
+    let history = motcua_db::events::for_aggregate(&db, "citizen", "001095012345")
+        .await
+        .unwrap();
+    assert_eq!(
+        history.last().unwrap().event_type,
+        "citizen.death_registered"
+    );
     assert_eq!(history.last().unwrap().actor, "staff:officer");
-    let births = motcua_db::events::by_type(&db, "citizen.birth_registered", 0, i64::MAX, 0, 10).await.unwrap();
+    let births = motcua_db::events::by_type(&db, "citizen.birth_registered", 0, i64::MAX, 0, 10)
+        .await
+        .unwrap();
     assert_eq!(births.len(), 1);
 
     // The deceased still holds a permanent residence until it is removed: a quality finding.
     let report = quality::report(&db).await.unwrap();
     let count = |c: Check| report.counts.iter().find(|x| x.0 == c).unwrap().1;
     assert_eq!(count(Check::DeceasedWithResidence), 1);
-    let list = quality::worklist(&db, Check::DeceasedWithResidence, 0, 50).await.unwrap();
+    let list = quality::worklist(&db, Check::DeceasedWithResidence, 0, 50)
+        .await
+        .unwrap();
     assert_eq!(list[0].pid_text(), "001095012345");
 }
 
@@ -272,7 +409,9 @@ async fn quality_checks_find_duplicates_gaps_and_inconsistent_pids() {
     assert_eq!(count(Check::MissingFields), 1);
     assert_eq!(count(Check::InconsistentPid), 1);
     assert_eq!(count(Check::DeceasedWithResidence), 0);
-    let w = quality::worklist(&db, Check::InconsistentPid, 0, 10).await.unwrap();
+    let w = quality::worklist(&db, Check::InconsistentPid, 0, 10)
+        .await
+        .unwrap();
     assert_eq!(w[0].pid_text(), "001090000002");
 }
 
@@ -283,10 +422,39 @@ async fn residence_and_id_cards_keep_history() {
     let an = Pid::parse("001095012345").unwrap();
     let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let mut tx = db.begin().await.unwrap();
-    citizens::register_permanent_residence(&mut tx, an, 79, "12 Lý Tự Trọng, Quận 1", d(2026, 1, 1), "staff:o", "moved", 10).await.unwrap();
-    citizens::register_temporary_residence(&mut tx, an, 48, "5 Bạch Đằng", d(2026, 2, 1), Some(d(2026, 8, 1)), "staff:o", "work", 11).await.unwrap();
-    let card = citizens::issue_id_card(&mut tx, an, d(2021, 3, 20), "staff:o", "first card", 12).await.unwrap();
-    let card2 = citizens::issue_id_card(&mut tx, an, d(2026, 3, 20), "staff:o", "re-issue", 13).await.unwrap();
+    citizens::register_permanent_residence(
+        &mut tx,
+        an,
+        79,
+        "12 Lý Tự Trọng, Quận 1",
+        d(2026, 1, 1),
+        &ch("staff:o", "moved", 10),
+    )
+    .await
+    .unwrap();
+    citizens::register_temporary_residence(
+        &mut tx,
+        an,
+        48,
+        "5 Bạch Đằng",
+        d(2026, 2, 1),
+        Some(d(2026, 8, 1)),
+        &ch("staff:o", "work", 11),
+    )
+    .await
+    .unwrap();
+    let card = citizens::issue_id_card(
+        &mut tx,
+        an,
+        d(2021, 3, 20),
+        &ch("staff:o", "first card", 12),
+    )
+    .await
+    .unwrap();
+    let card2 =
+        citizens::issue_id_card(&mut tx, an, d(2026, 3, 20), &ch("staff:o", "re-issue", 13))
+            .await
+            .unwrap();
     tx.commit().await.unwrap();
     // Born 1995-03-14: a card issued at 26 is valid until the 40th birthday.
     assert_eq!(card.expires_on.as_deref(), Some("2035-03-14"));
@@ -295,13 +463,34 @@ async fn residence_and_id_cards_keep_history() {
     assert_eq!(cards.iter().filter(|c| c.status == "active").count(), 1);
     let res = citizens::residences(&db, an).await.unwrap();
     assert_eq!(res.len(), 2);
-    assert!(res.iter().any(|r| r.kind == "permanent" && r.valid_to.as_deref() == Some("2026-01-01")));
+    assert!(
+        res.iter()
+            .any(|r| r.kind == "permanent" && r.valid_to.as_deref() == Some("2026-01-01"))
+    );
     let c = citizens::get(&db, an).await.unwrap().unwrap();
     assert_eq!(c.residence_province, Some(79));
     // Unknown province and empty address are refused.
     let mut tx = db.begin().await.unwrap();
-    let e = citizens::register_permanent_residence(&mut tx, an, 999, "x", d(2026, 3, 1), "s", "r", 14).await.unwrap_err();
+    let e = citizens::register_permanent_residence(
+        &mut tx,
+        an,
+        999,
+        "x",
+        d(2026, 3, 1),
+        &ch("s", "r", 14),
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("province_code"));
-    let e = citizens::register_permanent_residence(&mut tx, an, 1, "  ", d(2026, 3, 1), "s", "r", 14).await.unwrap_err();
+    let e = citizens::register_permanent_residence(
+        &mut tx,
+        an,
+        1,
+        "  ",
+        d(2026, 3, 1),
+        &ch("s", "r", 14),
+    )
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("address"));
 }

@@ -61,18 +61,26 @@ impl Ctx {
     }
 
     pub fn csrf(&self) -> &str {
-        self.session.as_ref().map(|s| s.csrf_token.as_str()).unwrap_or("")
+        self.session
+            .as_ref()
+            .map(|s| s.csrf_token.as_str())
+            .unwrap_or("")
     }
 
     pub fn is_admin(&self) -> bool {
-        self.session.as_ref().is_some_and(|s| s.user.role == Role::Admin)
+        self.session
+            .as_ref()
+            .is_some_and(|s| s.user.role == Role::Admin)
     }
 }
 
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().map(str::to_owned);
         let from_query = query.as_deref().and_then(|q| {
             q.split('&')
@@ -109,7 +117,10 @@ pub struct Staff(pub Ctx, pub Session);
 impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ctx = Ctx::from_request_parts(parts, state).await?;
         match ctx.session.clone() {
             Some(s) => Ok(Staff(ctx, s)),
@@ -124,7 +135,10 @@ pub struct ApiClientAuth(pub ApiClient);
 impl FromRequestParts<AppState> for ApiClientAuth {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let unauthorized = || Problem::unauthorized().into_response();
         let header = parts
             .headers
@@ -135,7 +149,9 @@ impl FromRequestParts<AppState> for ApiClientAuth {
             .strip_prefix("Basic ")
             .or_else(|| header.strip_prefix("basic "))
             .ok_or_else(unauthorized)?;
-        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| unauthorized())?;
         let decoded = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
         match state.clients.authenticate(&state.db, id, secret).await {

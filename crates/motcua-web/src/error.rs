@@ -40,20 +40,38 @@ impl Problem {
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Problem {
-        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The request has invalid fields");
-        p.detail = Some(errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "));
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request has invalid fields",
+        );
+        p.detail = Some(
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
         p.errors = errors;
         p
     }
 
     pub fn unauthorized() -> Problem {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required")
-            .detail("send HTTP Basic credentials client_id:client_secret")
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
+        .detail("send HTTP Basic credentials client_id:client_secret")
     }
 
     pub fn forbidden(scope: &str) -> Problem {
-        Problem::new(StatusCode::FORBIDDEN, "insufficient_scope", "The client lacks the required scope")
-            .detail(format!("this call needs the scope {scope}"))
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "The client lacks the required scope",
+        )
+        .detail(format!("this call needs the scope {scope}"))
     }
 
     pub fn not_found(what: &str) -> Problem {
@@ -61,7 +79,11 @@ impl Problem {
     }
 
     pub fn internal() -> Problem {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
     }
 }
 

@@ -67,8 +67,10 @@ impl Messages {
     }
 }
 
-static VI: LazyLock<Messages> = LazyLock::new(|| Messages::parse(include_str!("../messages/vi.txt")));
-static EN: LazyLock<Messages> = LazyLock::new(|| Messages::parse(include_str!("../messages/en.txt")));
+static VI: LazyLock<Messages> =
+    LazyLock::new(|| Messages::parse(include_str!("../messages/vi.txt")));
+static EN: LazyLock<Messages> =
+    LazyLock::new(|| Messages::parse(include_str!("../messages/en.txt")));
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,8 @@ impl Metrics {
     /// path, so PIDs do not end up in metric labels.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+            *m.entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
         }
         if let Ok(mut d) = self.durations.lock() {
             let h = d.entry(route.to_owned()).or_default();
@@ -41,7 +42,10 @@ impl Metrics {
     /// The text exposition format.
     pub fn render(&self, extra: &[(String, f64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP motcua_http_requests_total HTTP requests by route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP motcua_http_requests_total HTTP requests by route and status."
+        );
         let _ = writeln!(out, "# TYPE motcua_http_requests_total counter");
         if let Ok(m) = self.requests.lock() {
             for ((method, route, status), n) in m.iter() {
@@ -51,7 +55,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP motcua_http_request_duration_seconds Request latency by route.");
+        let _ = writeln!(
+            out,
+            "# HELP motcua_http_request_duration_seconds Request latency by route."
+        );
         let _ = writeln!(out, "# TYPE motcua_http_request_duration_seconds histogram");
         if let Ok(d) = self.durations.lock() {
             for (route, h) in d.iter() {
@@ -67,8 +74,16 @@ impl Metrics {
                     "motcua_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
                     h.count
                 );
-                let _ = writeln!(out, "motcua_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "motcua_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "motcua_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "motcua_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
             }
         }
         for (line, value) in extra {

@@ -25,7 +25,11 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.db.ping().await;
     let migrations = db && motcua_db::migrate::is_current(&state.db).await;
-    let status = if db && migrations { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db && migrations {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         axum::Json(json!({
@@ -41,14 +45,20 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut extra = Vec::new();
     if let Ok(counts) = motcua_db::jobs::counts(&state.db).await {
         for (queue, status, n) in counts {
-            extra.push((format!("motcua_jobs{{queue=\"{queue}\",status=\"{status}\"}}"), n as f64));
+            extra.push((
+                format!("motcua_jobs{{queue=\"{queue}\",status=\"{status}\"}}"),
+                n as f64,
+            ));
         }
     }
     if let Some(rss) = resident_memory_bytes() {
         extra.push(("process_resident_memory_bytes".to_owned(), rss as f64));
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&extra),
     )
 }

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::setup;
 
 #[derive(Parser)]
-#[command(name = "motcua", version, about = "One-door public services platform: population registry, identity, dossiers")]
+#[command(
+    name = "motcua",
+    version,
+    about = "One-door public services platform: population registry, identity, dossiers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -149,7 +153,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Migrate(args) => {
             let db = setup::open(&args).await?;
-            println!("migrations applied; database {} ({})", db.display_url(), db.engine().name());
+            println!(
+                "migrations applied; database {} ({})",
+                db.display_url(),
+                db.engine().name()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry(cmd) => crate::registry_cmd::run(cmd).await,
@@ -172,13 +180,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Staff(StaffCommand::Create { db, username, display_name, role, password_env }) => {
-            let password = std::env::var(&password_env)
-                .with_context(|| format!("set the password in the environment variable {password_env}"))?;
+        Command::Staff(StaffCommand::Create {
+            db,
+            username,
+            display_name,
+            role,
+            password_env,
+        }) => {
+            let password = std::env::var(&password_env).with_context(|| {
+                format!("set the password in the environment variable {password_env}")
+            })?;
             let db = setup::open(&db).await?;
             let role = motcua_identity::staff::Role::parse(&role)?;
             let passwords = motcua_identity::password::PasswordService::new(Default::default())?;
-            match motcua_identity::staff::create(&db, &passwords, &username, &display_name, role, &password, "cli").await {
+            match motcua_identity::staff::create(
+                &db,
+                &passwords,
+                &username,
+                &display_name,
+                role,
+                &password,
+                "cli",
+            )
+            .await
+            {
                 Ok(user) => {
                     println!("{}", serde_json::to_string(&user)?);
                     Ok(ExitCode::SUCCESS)
@@ -193,7 +218,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = setup::open(&db).await?;
             let report = motcua_db::events::verify_all(&db).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(if report.breaks.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if report.breaks.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

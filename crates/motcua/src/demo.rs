@@ -17,7 +17,11 @@ use crate::setup;
 pub const DEMO_CITIZENS: usize = 10_000;
 pub const DEMO_SEED: u64 = 2026;
 const ADMIN: (&str, &str, &str) = ("admin", "Quản trị hệ thống", "motcua-admin-demo");
-const OFFICER: (&str, &str, &str) = ("officer", "Nguyễn Thu Hà (cán bộ một cửa)", "motcua-officer-demo");
+const OFFICER: (&str, &str, &str) = (
+    "officer",
+    "Nguyễn Thu Hà (cán bộ một cửa)",
+    "motcua-officer-demo",
+);
 const CLIENTS_FILE: &str = "demo-clients.json";
 
 /// A household shown in the README: search "nguyen van an" to find it. Its deceased member
@@ -42,21 +46,50 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if motcua_registry::citizens::count(&db).await? == 0 {
-        eprintln!("loading demo population ({DEMO_CITIZENS} generated citizens and a showcase household)…");
+        eprintln!(
+            "loading demo population ({DEMO_CITIZENS} generated citizens and a showcase household)…"
+        );
         let today = crate::registry_cmd::chrono_today();
-        let opts = ImportOptions { actor: "demo".into(), source_name: "demo showcase".into(), ..ImportOptions::default() };
-        csv_io::import(&db, std::io::Cursor::new(SHOWCASE.as_bytes().to_vec()), today, &opts, Box::new(NoProgress)).await?;
+        let opts = ImportOptions {
+            actor: "demo".into(),
+            source_name: "demo showcase".into(),
+            ..ImportOptions::default()
+        };
+        csv_io::import(
+            &db,
+            std::io::Cursor::new(SHOWCASE.as_bytes().to_vec()),
+            today,
+            &opts,
+            Box::new(NoProgress),
+        )
+        .await?;
         let mut generated = Vec::new();
         csv_io::write_generated(&mut generated, DEMO_SEED, DEMO_CITIZENS, &mut NoProgress)?;
-        let opts = ImportOptions { source_name: format!("generated, seed {DEMO_SEED}"), ..opts };
-        let report = csv_io::import(&db, std::io::Cursor::new(generated), today, &opts, Box::new(NoProgress)).await?;
+        let opts = ImportOptions {
+            source_name: format!("generated, seed {DEMO_SEED}"),
+            ..opts
+        };
+        let report = csv_io::import(
+            &db,
+            std::io::Cursor::new(generated),
+            today,
+            &opts,
+            Box::new(NoProgress),
+        )
+        .await?;
         eprintln!("imported {} generated citizens", report.rows_imported);
     }
     let clients_path = args.db.data_dir.join(CLIENTS_FILE);
     let demo_clients: serde_json::Value = if clients_path.exists() {
         serde_json::from_str(&std::fs::read_to_string(&clients_path)?)?
     } else {
-        let verify = clients::create(&db, "Cổng dịch vụ công tỉnh (demo)", &["registry.verify".into()], "demo").await?;
+        let verify = clients::create(
+            &db,
+            "Cổng dịch vụ công tỉnh (demo)",
+            &["registry.verify".into()],
+            "demo",
+        )
+        .await?;
         let lookup = clients::create(
             &db,
             "Cơ quan thuế (demo)",
@@ -75,7 +108,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("    admin:   {} / {}", ADMIN.0, ADMIN.2);
     println!("    officer: {} / {}", OFFICER.0, OFFICER.2);
     println!("  try: search \"nguyen van an\" (PID 001095012345)");
-    println!("  API clients (HTTP Basic client_id:client_secret), also in {}:", clients_path.display());
+    println!(
+        "  API clients (HTTP Basic client_id:client_secret), also in {}:",
+        clients_path.display()
+    );
     println!("{}", serde_json::to_string_pretty(&demo_clients)?);
     setup::serve(db, &args).await?;
     Ok(ExitCode::SUCCESS)

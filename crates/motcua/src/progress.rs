@@ -14,7 +14,12 @@ pub struct Bar {
 
 impl Bar {
     pub fn new(label: &'static str, total_bytes: Option<u64>) -> Bar {
-        Bar { label, total_bytes: total_bytes.filter(|t| *t > 0), started: Instant::now(), last_draw: None }
+        Bar {
+            label,
+            total_bytes: total_bytes.filter(|t| *t > 0),
+            started: Instant::now(),
+            last_draw: None,
+        }
     }
 
     fn draw(&mut self, rows: u64, bytes: u64, done: bool) {
@@ -22,14 +27,27 @@ impl Bar {
         let rate = rows as f64 / secs;
         let bar = match self.total_bytes {
             Some(total) => {
-                let frac = if done { 1.0 } else { (bytes as f64 / total as f64).min(1.0) };
+                let frac = if done {
+                    1.0
+                } else {
+                    (bytes as f64 / total as f64).min(1.0)
+                };
                 let filled = (frac * 30.0) as usize;
-                format!("[{}{}] {:>3}% ", "#".repeat(filled), " ".repeat(30 - filled), (frac * 100.0) as u32)
+                format!(
+                    "[{}{}] {:>3}% ",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    (frac * 100.0) as u32
+                )
             }
             None => String::new(),
         };
         let mut err = std::io::stderr();
-        let _ = write!(err, "\r{} {bar}{rows} rows, {:.0} rows/s, {secs:.1} s", self.label, rate);
+        let _ = write!(
+            err,
+            "\r{} {bar}{rows} rows, {:.0} rows/s, {secs:.1} s",
+            self.label, rate
+        );
         if done {
             let _ = writeln!(err);
         }
@@ -40,7 +58,10 @@ impl Bar {
 impl Progress for Bar {
     fn update(&mut self, rows: u64, bytes: u64) {
         let now = Instant::now();
-        if self.last_draw.is_some_and(|t| now.duration_since(t).as_millis() < 200) {
+        if self
+            .last_draw
+            .is_some_and(|t| now.duration_since(t).as_millis() < 200)
+        {
             return;
         }
         self.last_draw = Some(now);

@@ -15,12 +15,23 @@ use crate::setup;
 pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         RegistryCommand::Generate { count, seed, out } => {
-            let file = File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let n = csv_io::write_generated(BufWriter::new(file), seed, count, &mut Bar::new("generated", None))?;
+            let file =
+                File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let n = csv_io::write_generated(
+                BufWriter::new(file),
+                seed,
+                count,
+                &mut Bar::new("generated", None),
+            )?;
             eprintln!("wrote {n} citizens (seed {seed}) to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Import { db, file, dry_run, actor } => {
+        RegistryCommand::Import {
+            db,
+            file,
+            dry_run,
+            actor,
+        } => {
             let f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
             let size = f.metadata().map(|m| m.len()).ok();
             let db = setup::open(&db).await?;
@@ -31,7 +42,15 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 ..ImportOptions::default()
             };
             let today = chrono_today();
-            let report = match csv_io::import(&db, BufReader::with_capacity(1 << 20, f), today, &opts, Box::new(Bar::new("imported", size))).await {
+            let report = match csv_io::import(
+                &db,
+                BufReader::with_capacity(1 << 20, f),
+                today,
+                &opts,
+                Box::new(Bar::new("imported", size)),
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(RegistryError::Invalid(errors)) => {
                     for e in errors {
@@ -45,7 +64,10 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("{}: {e}", file.display());
             }
             if report.rows_rejected as usize > report.errors.len() {
-                eprintln!("… and {} more rejected rows", report.rows_rejected as usize - report.errors.len());
+                eprintln!(
+                    "… and {} more rejected rows",
+                    report.rows_rejected as usize - report.errors.len()
+                );
             }
             let rate = report.rows_imported as f64 / report.seconds.max(1e-9);
             println!(
@@ -56,15 +78,29 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 report.rows_rejected,
                 report.seconds,
                 rate,
-                if dry_run { " — dry run, nothing stored" } else { "" }
+                if dry_run {
+                    " — dry run, nothing stored"
+                } else {
+                    ""
+                }
             );
             db.close().await;
-            Ok(if report.is_complete() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if report.is_complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         RegistryCommand::Export { db, out } => {
             let db = setup::open(&db).await?;
-            let file = File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let n = csv_io::export(&db, BufWriter::new(file), Box::new(Bar::new("exported", None))).await?;
+            let file =
+                File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let n = csv_io::export(
+                &db,
+                BufWriter::new(file),
+                Box::new(Bar::new("exported", None)),
+            )
+            .await?;
             eprintln!("exported {n} citizens to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -10,19 +10,29 @@ use crate::cli::{DbArgs, ServeArgs};
 pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
     let url = match &args.database {
         Some(url) => url.clone(),
-        None => Db::sqlite_url_in(&args.data_dir)
-            .with_context(|| format!("cannot use the data directory {}", args.data_dir.display()))?,
+        None => Db::sqlite_url_in(&args.data_dir).with_context(|| {
+            format!("cannot use the data directory {}", args.data_dir.display())
+        })?,
     };
-    let db = Db::connect(&url).await.with_context(|| format!("cannot open the database {url}"))?;
-    motcua_db::migrate::run(&db).await.context("migrations failed")?;
-    motcua_registry::admin_units::seed(&db).await.context("seeding administrative units failed")?;
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    motcua_db::migrate::run(&db)
+        .await
+        .context("migrations failed")?;
+    motcua_registry::admin_units::seed(&db)
+        .await
+        .context("seeding administrative units failed")?;
     // A bulk import that stopped halfway leaves the secondary indexes dropped; restore them.
     motcua_registry::csv_io::set_secondary_indexes(&db, true).await?;
     Ok(db)
 }
 
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
-    let config = motcua_web::WebConfig { secure_cookies: args.secure_cookies, ..Default::default() };
+    let config = motcua_web::WebConfig {
+        secure_cookies: args.secure_cookies,
+        ..Default::default()
+    };
     let state = motcua_web::AppState::new(db.clone(), config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

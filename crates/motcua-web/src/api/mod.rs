@@ -55,14 +55,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .into_response());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            Problem::new(e.status(), "body_unreadable", "The request body could not be read")
-                .detail(e.body_text())
-                .into_response()
+            Problem::new(
+                e.status(),
+                "body_unreadable",
+                "The request body could not be read",
+            )
+            .detail(e.body_text())
+            .into_response()
         })?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            Problem::new(StatusCode::BAD_REQUEST, "invalid_json", "The body is not valid JSON of the expected shape")
-                .detail(e.to_string())
-                .into_response()
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "The body is not valid JSON of the expected shape",
+            )
+            .detail(e.to_string())
+            .into_response()
         })
     }
 }

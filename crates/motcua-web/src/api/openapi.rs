@@ -6,9 +6,7 @@ use serde_json::{Value, json};
 
 pub fn spec() -> Value {
     let problem = json!({ "$ref": "#/components/schemas/Problem" });
-    let problem_response = |description: &str| {
-        json!({ "description": description, "content": { "application/problem+json": { "schema": problem } } })
-    };
+    let problem_response = |description: &str| json!({ "description": description, "content": { "application/problem+json": { "schema": problem } } });
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -19,10 +19,20 @@ use crate::error::Problem;
 use crate::middleware::REQUEST_ID;
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
-fn entry(client: &ApiClient, action: &str, purpose: &str, pid: Pid, outcome: &str, rid: Option<String>) -> AccessEntry {
+fn entry(
+    client: &ApiClient,
+    action: &str,
+    purpose: &str,
+    pid: Pid,
+    outcome: &str,
+    rid: Option<String>,
+) -> AccessEntry {
     AccessEntry {
         at: motcua_db::clock::now_us(),
         actor_kind: ActorKind::Client,
@@ -56,7 +66,14 @@ pub async fn verify(
     let outcome = if result.matched { "match" } else { "no_match" };
     state
         .access_log
-        .record(entry(&client, "verify", &v.purpose, v.pid, outcome, request_id(&headers)))
+        .record(entry(
+            &client,
+            "verify",
+            &v.purpose,
+            v.pid,
+            outcome,
+            request_id(&headers),
+        ))
         .await?;
     Ok(Json(result).into_response())
 }
@@ -81,18 +98,33 @@ pub async fn lookup(
     let pid = Pid::parse(&pid)
         .map_err(|e| errors.push(FieldError::new("pid", e.code(), e.to_string())))
         .ok();
-    let purpose = verify::check_purpose(q.purpose.as_deref()).map_err(|e| errors.push(e)).ok();
+    let purpose = verify::check_purpose(q.purpose.as_deref())
+        .map_err(|e| errors.push(e))
+        .ok();
     let (Some(pid), Some(purpose)) = (pid, purpose) else {
         return Err(Problem::invalid(errors));
     };
     let citizen = citizens::get(&state.db, pid).await?;
-    let outcome = if citizen.is_some() { "found" } else { "not_found" };
+    let outcome = if citizen.is_some() {
+        "found"
+    } else {
+        "not_found"
+    };
     state
         .access_log
-        .record(entry(&client, "lookup", &purpose, pid, outcome, request_id(&headers)))
+        .record(entry(
+            &client,
+            "lookup",
+            &purpose,
+            pid,
+            outcome,
+            request_id(&headers),
+        ))
         .await?;
     match citizen {
         Some(c) => Ok(Json(c).into_response()),
-        None => Err(Problem::not_found("no citizen has this personal identification number")),
+        None => Err(Problem::not_found(
+            "no citizen has this personal identification number",
+        )),
     }
 }

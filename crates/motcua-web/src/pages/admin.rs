@@ -5,10 +5,10 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use motcua_identity::IdentityError;
 use motcua_identity::clients::{self, ApiClient};
 use motcua_identity::staff::Role;
 use motcua_identity::token::constant_time_eq;
-use motcua_identity::IdentityError;
 use serde::Deserialize;
 
 use super::{Chrome, local_time, render};
@@ -51,11 +51,22 @@ fn view(c: &ApiClient) -> ClientView {
     }
 }
 
-async fn list_page(state: &AppState, ctx: &Ctx, status: StatusCode, errors: Vec<(String, String)>, name: String) -> Response {
+async fn list_page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    errors: Vec<(String, String)>,
+    name: String,
+) -> Response {
     match clients::list(&state.db).await {
         Ok(list) => render(
             status,
-            &ClientsPage { c: Chrome::new(ctx, "clients.title"), errors, clients: list.iter().map(view).collect(), name },
+            &ClientsPage {
+                c: Chrome::new(ctx, "clients.title"),
+                errors,
+                clients: list.iter().map(view).collect(),
+                name,
+            },
         ),
         Err(e) => super::server_error(ctx.lang, &e.to_string()),
     }
@@ -76,7 +87,11 @@ pub struct CreateForm {
     scope_lookup: Option<String>,
 }
 
-pub async fn create_client(State(state): State<AppState>, Staff(ctx, s): Staff, Form(f): Form<CreateForm>) -> Response {
+pub async fn create_client(
+    State(state): State<AppState>,
+    Staff(ctx, s): Staff,
+    Form(f): Form<CreateForm>,
+) -> Response {
     if s.user.role != Role::Admin {
         return super::forbidden(&ctx);
     }
@@ -103,8 +118,19 @@ pub async fn create_client(State(state): State<AppState>, Staff(ctx, s): Staff, 
             },
         ),
         Err(IdentityError::Invalid { field, message }) => {
-            let label = ctx.t().get(if field == "name" { "clients.name" } else { "clients.scopes" });
-            list_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, vec![(field.to_owned(), format!("{label}: {message}"))], name).await
+            let label = ctx.t().get(if field == "name" {
+                "clients.name"
+            } else {
+                "clients.scopes"
+            });
+            list_page(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![(field.to_owned(), format!("{label}: {message}"))],
+                name,
+            )
+            .await
         }
         Err(e) => super::server_error(ctx.lang, &e.to_string()),
     }

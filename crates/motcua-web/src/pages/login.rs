@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use motcua_identity::staff::{self, LoginFailure};
 use motcua_identity::token::{constant_time_eq, random_token};
-use motcua_identity::{sessions, IdentityError};
+use motcua_identity::{IdentityError, sessions};
 use serde::Deserialize;
 
 use super::{Chrome, render};
@@ -36,7 +36,13 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn page(state: &AppState, ctx: &Ctx, status: StatusCode, username: &str, errors: Vec<(String, String)>) -> Response {
+fn page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    username: &str,
+    errors: Vec<(String, String)>,
+) -> Response {
     let token = random_token(24);
     let mut resp = render(
         status,
@@ -47,9 +53,12 @@ fn page(state: &AppState, ctx: &Ctx, status: StatusCode, username: &str, errors:
             login_csrf: token.clone(),
         },
     );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(state, LOGIN_CSRF_COOKIE, &token, Some(3600)),
+    );
     resp.headers_mut()
-        .append(header::SET_COOKIE, cookie_header(state, LOGIN_CSRF_COOKIE, &token, Some(3600)));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -68,7 +77,9 @@ pub struct LoginForm {
 }
 
 fn client_ip(req_info: Option<&ConnectInfo<SocketAddr>>) -> IpAddr {
-    req_info.map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    req_info
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 pub async fn submit(
@@ -86,10 +97,25 @@ pub async fn submit(
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     let given = f.csrf.as_deref().unwrap_or("");
     if expected.is_empty() || !constant_time_eq(expected, given) {
-        return page(&state, &ctx, StatusCode::FORBIDDEN, &username, err("username", "login.csrf"));
+        return page(
+            &state,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &username,
+            err("username", "login.csrf"),
+        );
     }
-    if !state.login_limiter.allow(client_ip(connect.as_ref().map(|e| &e.0))) {
-        return page(&state, &ctx, StatusCode::TOO_MANY_REQUESTS, &username, err("username", "login.rate_limited"));
+    if !state
+        .login_limiter
+        .allow(client_ip(connect.as_ref().map(|e| &e.0)))
+    {
+        return page(
+            &state,
+            &ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            &username,
+            err("username", "login.rate_limited"),
+        );
     }
     let mut errors = Vec::new();
     if username.is_empty() {
@@ -99,17 +125,35 @@ pub async fn submit(
         errors.extend(err("password", "login.required_password"));
     }
     if !errors.is_empty() {
-        return page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &username, errors);
+        return page(
+            &state,
+            &ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &username,
+            errors,
+        );
     }
     let now = motcua_db::clock::now_us();
     let outcome = staff::authenticate(&state.db, &state.passwords, &username, &password, now).await;
     let user = match outcome {
         Ok(Ok(user)) => user,
         Ok(Err(LoginFailure::Locked)) => {
-            return page(&state, &ctx, StatusCode::UNAUTHORIZED, &username, err("username", "login.locked"));
+            return page(
+                &state,
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                &username,
+                err("username", "login.locked"),
+            );
         }
         Ok(Err(_)) => {
-            return page(&state, &ctx, StatusCode::UNAUTHORIZED, &username, err("username", "login.failed"));
+            return page(
+                &state,
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                &username,
+                err("username", "login.failed"),
+            );
         }
         Err(e) => return failure(&ctx, e),
     };
@@ -117,8 +161,14 @@ pub async fn submit(
         Ok((token, _)) => {
             let mut resp = Redirect::to("/staff").into_response();
             let h = resp.headers_mut();
-            h.append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, &token, None));
-            h.append(header::SET_COOKIE, cookie_header(&state, LOGIN_CSRF_COOKIE, "", Some(0)));
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(&state, SESSION_COOKIE, &token, None),
+            );
+            h.append(
+                header::SET_COOKIE,
+                cookie_header(&state, LOGIN_CSRF_COOKIE, "", Some(0)),
+            );
             resp
         }
         Err(e) => failure(&ctx, e),
@@ -149,7 +199,9 @@ pub async fn logout(
         return failure(&ctx, e);
     }
     let mut resp = Redirect::to("/login").into_response();
-    resp.headers_mut()
-        .append(header::SET_COOKIE, cookie_header(&state, SESSION_COOKIE, "", Some(0)));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", Some(0)),
+    );
     resp
 }

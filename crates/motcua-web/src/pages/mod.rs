@@ -26,7 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/registry/households/{id}", get(registry::household))
         .route("/registry/quality", get(registry::quality))
         .route("/registry/quality/{check}", get(registry::worklist))
-        .route("/admin/clients", get(admin::clients).post(admin::create_client))
+        .route(
+            "/admin/clients",
+            get(admin::clients).post(admin::create_client),
+        )
         .route("/admin/clients/{id}/disable", post(admin::disable_client))
         .route("/static/app.css", get(stylesheet))
 }
@@ -94,25 +97,52 @@ pub fn message(ctx: &Ctx, status: StatusCode, heading_key: &str, body_key: &str)
 }
 
 fn bare_ctx(lang: Lang, path: &str) -> Ctx {
-    Ctx { lang, session: None, path: path.to_owned(), query: None, request_id: None }
+    Ctx {
+        lang,
+        session: None,
+        path: path.to_owned(),
+        query: None,
+        request_id: None,
+    }
 }
 
 pub fn server_error(lang: Lang, detail: &str) -> Response {
     tracing::error!(detail, "server error");
-    message(&bare_ctx(lang, "/"), StatusCode::INTERNAL_SERVER_ERROR, "error.server", "error.server_body")
+    message(
+        &bare_ctx(lang, "/"),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error.server",
+        "error.server_body",
+    )
 }
 
 pub fn forbidden(ctx: &Ctx) -> Response {
-    message(ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.forbidden_body")
+    message(
+        ctx,
+        StatusCode::FORBIDDEN,
+        "error.forbidden",
+        "error.forbidden_body",
+    )
 }
 
 pub fn not_found_page(req: &Request) -> Response {
-    let lang = crate::auth::cookie(req.headers(), "lang").and_then(Lang::parse).unwrap_or(Lang::Vi);
-    message(&bare_ctx(lang, req.uri().path()), StatusCode::NOT_FOUND, "error.not_found", "error.not_found_body")
+    let lang = crate::auth::cookie(req.headers(), "lang")
+        .and_then(Lang::parse)
+        .unwrap_or(Lang::Vi);
+    message(
+        &bare_ctx(lang, req.uri().path()),
+        StatusCode::NOT_FOUND,
+        "error.not_found",
+        "error.not_found_body",
+    )
 }
 
 async fn home(ctx: Ctx) -> Redirect {
-    if ctx.session.is_some() { Redirect::to("/staff") } else { Redirect::to("/login") }
+    if ctx.session.is_some() {
+        Redirect::to("/staff")
+    } else {
+        Redirect::to("/login")
+    }
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -44,7 +44,11 @@ pub async fn staff_home(State(state): State<AppState>, Staff(ctx, s): Staff) -> 
     };
     render(
         StatusCode::OK,
-        &HomePage { c: Chrome::new(&ctx, "home.title"), display_name: s.user.display_name, citizens: group_digits(n) },
+        &HomePage {
+            c: Chrome::new(&ctx, "home.title"),
+            display_name: s.user.display_name,
+            citizens: group_digits(n),
+        },
     )
 }
 
@@ -53,7 +57,7 @@ fn group_digits(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -117,7 +121,11 @@ fn encode(s: &str) -> String {
     out
 }
 
-pub async fn search(State(state): State<AppState>, Staff(ctx, _): Staff, Query(p): Query<SearchParams>) -> Response {
+pub async fn search(
+    State(state): State<AppState>,
+    Staff(ctx, _): Staff,
+    Query(p): Query<SearchParams>,
+) -> Response {
     let t = ctx.t();
     let q = p.q.unwrap_or_default();
     let year_text = p.birth_year.unwrap_or_default().trim().to_owned();
@@ -141,7 +149,10 @@ pub async fn search(State(state): State<AppState>, Staff(ctx, _): Staff, Query(p
         match province_text_in.parse::<u16>() {
             Ok(c) if motcua_domain::provinces::province(c).is_some() => Some(c),
             _ => {
-                errors.push(("province".to_owned(), t.get("search.bad_province").to_owned()));
+                errors.push((
+                    "province".to_owned(),
+                    t.get("search.bad_province").to_owned(),
+                ));
                 None
             }
         }
@@ -154,7 +165,13 @@ pub async fn search(State(state): State<AppState>, Staff(ctx, _): Staff, Query(p
     let mut rows = Vec::new();
     let mut next_href = None;
     if searched {
-        let query = SearchQuery { text: q.clone(), birth_year, province, after, limit: PAGE_SIZE };
+        let query = SearchQuery {
+            text: q.clone(),
+            birth_year,
+            province,
+            after,
+            limit: PAGE_SIZE,
+        };
         match search::search(&state.db, &query).await {
             Ok(found) => {
                 if found.len() as i64 == PAGE_SIZE
@@ -178,9 +195,19 @@ pub async fn search(State(state): State<AppState>, Staff(ctx, _): Staff, Query(p
     }
     let provinces = motcua_domain::provinces::provinces()
         .iter()
-        .map(|p| (p.code.to_string(), p.name.to_owned(), Some(p.code) == province))
+        .map(|p| {
+            (
+                p.code.to_string(),
+                p.name.to_owned(),
+                Some(p.code) == province,
+            )
+        })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     render(
         status,
         &SearchPage {
@@ -214,22 +241,40 @@ struct PurposePage {
 
 /// The stated purpose, or the page asking for it. Every view of personal data needs a reason
 /// (Decree 13/2023/NĐ-CP: purpose limitation).
-fn purpose_or_ask(ctx: &Ctx, p: &PurposeParams) -> Result<(String, Option<String>), Response> {
+fn purpose_or_ask(ctx: &Ctx, p: &PurposeParams) -> Result<(String, Option<String>), Box<Response>> {
     let t = ctx.t();
-    let reference = p.reference.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    let reference = p
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     let mut errors = Vec::new();
-    if reference.as_ref().is_some_and(|r| r.chars().count() > 100 || r.chars().any(char::is_control)) {
-        errors.push(("reference".to_owned(), t.get("purpose.reference_too_long").to_owned()));
+    if reference
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 100 || r.chars().any(char::is_control))
+    {
+        errors.push((
+            "reference".to_owned(),
+            t.get("purpose.reference_too_long").to_owned(),
+        ));
     }
     match p.purpose.as_deref() {
         Some(code) if ACCESS_PURPOSES.contains(&code) && errors.is_empty() => {
             return Ok((code.to_owned(), reference));
         }
-        Some(_) => errors.insert(0, ("purpose".to_owned(), t.get("purpose.required").to_owned())),
+        Some(_) => errors.insert(
+            0,
+            ("purpose".to_owned(), t.get("purpose.required").to_owned()),
+        ),
         None => {}
     }
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    Err(render(
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Err(Box::new(render(
         status,
         &PurposePage {
             c: Chrome::new(ctx, "purpose.title"),
@@ -241,10 +286,18 @@ fn purpose_or_ask(ctx: &Ctx, p: &PurposeParams) -> Result<(String, Option<String
                 .collect(),
             reference: reference.unwrap_or_default(),
         },
-    ))
+    )))
 }
 
-fn staff_access(s: &Session, ctx: &Ctx, action: &str, purpose: &str, reference: &Option<String>, pid: i64, outcome: &str) -> AccessEntry {
+fn staff_access(
+    s: &Session,
+    ctx: &Ctx,
+    action: &str,
+    purpose: &str,
+    reference: &Option<String>,
+    pid: i64,
+    outcome: &str,
+) -> AccessEntry {
     AccessEntry {
         at: motcua_db::clock::now_us(),
         actor_kind: ActorKind::Staff,
@@ -313,23 +366,49 @@ pub async fn citizen(
     Query(p): Query<PurposeParams>,
 ) -> Response {
     let Ok(pid) = Pid::parse(&pid_text) else {
-        return super::message(&ctx, StatusCode::NOT_FOUND, "error.not_found", "citizen.not_found");
+        return super::message(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "citizen.not_found",
+        );
     };
     let (purpose, reference) = match purpose_or_ask(&ctx, &p) {
         Ok(x) => x,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let found = match citizens::get(&state.db, pid).await {
         Ok(c) => c,
         Err(e) => return fail(&ctx, e),
     };
-    let outcome = if found.is_some() { "found" } else { "not_found" };
+    let outcome = if found.is_some() {
+        "found"
+    } else {
+        "not_found"
+    };
     // The view is recorded before anything is shown.
-    if let Err(e) = state.access_log.record(staff_access(&s, &ctx, "view", &purpose, &reference, pid.as_i64(), outcome)).await {
+    if let Err(e) = state
+        .access_log
+        .record(staff_access(
+            &s,
+            &ctx,
+            "view",
+            &purpose,
+            &reference,
+            pid.as_i64(),
+            outcome,
+        ))
+        .await
+    {
         return fail(&ctx, e);
     }
     let Some(person) = found else {
-        return super::message(&ctx, StatusCode::NOT_FOUND, "error.not_found", "citizen.not_found");
+        return super::message(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "citizen.not_found",
+        );
     };
     match citizen_page(&state, &ctx, pid, person, purpose).await {
         Ok(r) => r,
@@ -337,15 +416,33 @@ pub async fn citizen(
     }
 }
 
-async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, purpose: String) -> Result<Response, RegistryError> {
+async fn citizen_page(
+    state: &AppState,
+    ctx: &Ctx,
+    pid: Pid,
+    person: Citizen,
+    purpose: String,
+) -> Result<Response, RegistryError> {
     let t = ctx.t();
     let none = t.get("citizen.none").to_owned();
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| none.clone());
     let mut facts = vec![
-        (t.get("col.gender").to_owned(), t.get(&format!("gender.{}", person.gender)).to_owned()),
-        (t.get("col.dob").to_owned(), local_date(&person.date_of_birth)),
-        (t.get("citizen.birth_province").to_owned(), province_text(Some(person.birth_province))),
-        (t.get("citizen.hometown").to_owned(), province_text(person.hometown_province)),
+        (
+            t.get("col.gender").to_owned(),
+            t.get(&format!("gender.{}", person.gender)).to_owned(),
+        ),
+        (
+            t.get("col.dob").to_owned(),
+            local_date(&person.date_of_birth),
+        ),
+        (
+            t.get("citizen.birth_province").to_owned(),
+            province_text(Some(person.birth_province)),
+        ),
+        (
+            t.get("citizen.hometown").to_owned(),
+            province_text(person.hometown_province),
+        ),
         (
             t.get("citizen.ethnicity").to_owned(),
             person
@@ -356,7 +453,10 @@ async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, pu
                 .unwrap_or_else(|| none.clone()),
         ),
         (t.get("citizen.religion").to_owned(), opt(&person.religion)),
-        (t.get("citizen.nationality").to_owned(), person.nationality.clone()),
+        (
+            t.get("citizen.nationality").to_owned(),
+            person.nationality.clone(),
+        ),
         (t.get("citizen.father").to_owned(), opt(&person.father_pid)),
         (t.get("citizen.mother").to_owned(), opt(&person.mother_pid)),
         (t.get("citizen.spouse").to_owned(), opt(&person.spouse_pid)),
@@ -371,18 +471,26 @@ async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, pu
         (t.get("citizen.phone").to_owned(), opt(&person.phone)),
         (t.get("citizen.email").to_owned(), opt(&person.email)),
         (t.get("citizen.tax_code").to_owned(), opt(&person.tax_code)),
-        (t.get("citizen.si_code").to_owned(), opt(&person.social_insurance_code)),
-        (t.get("col.status").to_owned(), t.get(&format!("status.{}", person.status)).to_owned()),
+        (
+            t.get("citizen.si_code").to_owned(),
+            opt(&person.social_insurance_code),
+        ),
+        (
+            t.get("col.status").to_owned(),
+            t.get(&format!("status.{}", person.status)).to_owned(),
+        ),
     ];
     if let Some(d) = &person.date_of_death {
         facts.push((t.get("citizen.date_of_death").to_owned(), local_date(d)));
     }
     let household = match person.household_id {
-        Some(id) => citizens::household(&state.db, id).await?.map(|h| HouseholdBlock {
-            id: h.id,
-            address: h.address.clone(),
-            members: h.members.iter().map(|m| member_view(ctx, m)).collect(),
-        }),
+        Some(id) => citizens::household(&state.db, id)
+            .await?
+            .map(|h| HouseholdBlock {
+                id: h.id,
+                address: h.address.clone(),
+                members: h.members.iter().map(|m| member_view(ctx, m)).collect(),
+            }),
         None => None,
     };
     let residences = citizens::residences(&state.db, pid)
@@ -394,7 +502,11 @@ async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, pu
                 r.valid_from.as_deref().map(local_date).unwrap_or_default(),
                 r.valid_to.as_deref().map(local_date).unwrap_or_default()
             );
-            (t.get(&format!("kind.{}", r.kind)).to_owned(), format!("{}, {}", r.address, province_text(Some(r.province_code))), period)
+            (
+                t.get(&format!("kind.{}", r.kind)).to_owned(),
+                format!("{}, {}", r.address, province_text(Some(r.province_code))),
+                period,
+            )
         })
         .collect();
     let cards = citizens::id_cards(&state.db, pid)
@@ -403,17 +515,21 @@ async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, pu
         .map(|c| {
             (
                 local_date(&c.issued_on),
-                c.expires_on.as_deref().map(local_date).unwrap_or_else(|| t.get("citizen.no_expiry").to_owned()),
+                c.expires_on
+                    .as_deref()
+                    .map(local_date)
+                    .unwrap_or_else(|| t.get("citizen.no_expiry").to_owned()),
                 c.status,
             )
         })
         .collect();
-    let history = motcua_db::events::for_aggregate(&state.db, citizens::AGGREGATE, &pid.to_string())
-        .await?
-        .into_iter()
-        .rev()
-        .map(|e| (local_time(e.occurred_at), e.event_type, e.actor, e.reason))
-        .collect();
+    let history =
+        motcua_db::events::for_aggregate(&state.db, citizens::AGGREGATE, &pid.to_string())
+            .await?
+            .into_iter()
+            .rev()
+            .map(|e| (local_time(e.occurred_at), e.event_type, e.actor, e.reason))
+            .collect();
     let accesses = access_log::by_subject(&state.db, pid.as_i64(), 20)
         .await?
         .into_iter()
@@ -423,7 +539,13 @@ async fn citizen_page(state: &AppState, ctx: &Ctx, pid: Pid, person: Citizen, pu
             } else {
                 a.purpose
             };
-            (local_time(a.at), format!("{} ({})", a.actor_name, a.actor_kind), a.action, purpose, a.reference.unwrap_or_default())
+            (
+                local_time(a.at),
+                format!("{} ({})", a.actor_name, a.actor_kind),
+                a.action,
+                purpose,
+                a.reference.unwrap_or_default(),
+            )
         })
         .collect();
     Ok(render(
@@ -460,21 +582,44 @@ pub async fn household(
     Query(p): Query<PurposeParams>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
-        return super::message(&ctx, StatusCode::NOT_FOUND, "error.not_found", "error.not_found_body");
+        return super::message(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "error.not_found_body",
+        );
     };
     let (purpose, reference) = match purpose_or_ask(&ctx, &p) {
         Ok(x) => x,
-        Err(page) => return page,
+        Err(page) => return *page,
     };
     let h = match citizens::household(&state.db, id).await {
         Ok(Some(h)) => h,
-        Ok(None) => return super::message(&ctx, StatusCode::NOT_FOUND, "error.not_found", "error.not_found_body"),
+        Ok(None) => {
+            return super::message(
+                &ctx,
+                StatusCode::NOT_FOUND,
+                "error.not_found",
+                "error.not_found_body",
+            );
+        }
         Err(e) => return fail(&ctx, e),
     };
     // Viewing a household shows each member's data: each member's access is recorded.
     for m in &h.members {
         if let Ok(pid) = Pid::parse(&m.pid)
-            && let Err(e) = state.access_log.record(staff_access(&s, &ctx, "view_household", &purpose, &reference, pid.as_i64(), "found")).await
+            && let Err(e) = state
+                .access_log
+                .record(staff_access(
+                    &s,
+                    &ctx,
+                    "view_household",
+                    &purpose,
+                    &reference,
+                    pid.as_i64(),
+                    "found",
+                ))
+                .await
         {
             return fail(&ctx, e);
         }
@@ -520,7 +665,13 @@ pub async fn quality(State(state): State<AppState>, Staff(ctx, _): Staff) -> Res
             checks: report
                 .counts
                 .iter()
-                .map(|(c, n)| (c.code().to_owned(), t.get(&format!("quality.{}", c.code())).to_owned(), group_digits(*n)))
+                .map(|(c, n)| {
+                    (
+                        c.code().to_owned(),
+                        t.get(&format!("quality.{}", c.code())).to_owned(),
+                        group_digits(*n),
+                    )
+                })
                 .collect(),
         },
     )
@@ -547,14 +698,22 @@ pub async fn worklist(
     Query(a): Query<AfterParam>,
 ) -> Response {
     let Some(check) = Check::parse(&check).filter(|c| CHECKS.contains(c)) else {
-        return super::message(&ctx, StatusCode::NOT_FOUND, "error.not_found", "error.not_found_body");
+        return super::message(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "error.not_found_body",
+        );
     };
     let rows = match quality::worklist(&state.db, check, a.after.unwrap_or(0), 100).await {
         Ok(r) => r,
         Err(e) => return fail(&ctx, e),
     };
     let next_href = (rows.len() == 100)
-        .then(|| rows.last().map(|r| format!("/registry/quality/{}?after={}", check.code(), r.pid)))
+        .then(|| {
+            rows.last()
+                .map(|r| format!("/registry/quality/{}?after={}", check.code(), r.pid))
+        })
         .flatten();
     let heading = ctx.t().get(&format!("quality.{}", check.code())).to_owned();
     render(
