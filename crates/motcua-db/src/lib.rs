@@ -15,6 +15,7 @@ pub mod clock;
 pub mod events;
 pub mod jobs;
 pub mod migrate;
+pub mod raw;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -95,6 +96,7 @@ pub enum Pools {
 pub struct Db {
     pools: Arc<Pools>,
     url: Arc<str>,
+    sqlite_path: Option<Arc<std::path::PathBuf>>,
 }
 
 /// Options for opening a database.
@@ -156,9 +158,14 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
+        let sqlite_path = match &pools {
+            Pools::Sqlite { .. } => Some(Arc::new(sqlite_file(url))),
+            Pools::Postgres(_) => None,
+        };
         Ok(Db {
             pools: Arc::new(pools),
             url: Arc::from(redact_url(url)),
+            sqlite_path,
         })
     }
 
@@ -174,6 +181,11 @@ impl Db {
             Pools::Sqlite { .. } => Engine::Sqlite,
             Pools::Postgres(_) => Engine::Postgres,
         }
+    }
+
+    /// The database file, when the engine is SQLite.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref().map(|p| p.as_path())
     }
 
     pub fn pools(&self) -> &Pools {
@@ -287,6 +299,15 @@ macro_rules! on_tx {
             }
         }
     };
+}
+
+/// `sqlite://dir/file.sqlite3?mode=rwc` → `dir/file.sqlite3`.
+fn sqlite_file(url: &str) -> std::path::PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 fn redact_url(url: &str) -> String {

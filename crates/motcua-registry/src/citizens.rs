@@ -92,6 +92,9 @@ pub(crate) fn record_payload(r: &CitizenRecord) -> serde_json::Value {
     })
 }
 
+pub(crate) const HOUSEHOLD_CONFLICT: &str =
+    " ON CONFLICT (id) DO UPDATE SET head_pid = COALESCE(households.head_pid, excluded.head_pid)";
+
 /// Rows per multi-row INSERT: 25 bound values each, under SQLite's 32,766-variable limit and
 /// PostgreSQL's 65,535.
 pub const INSERT_CHUNK: usize = 1000;
@@ -155,28 +158,37 @@ pub(crate) async fn insert_rows(
 
 /// Creates the households the rows belong to (once each); the head is the member whose
 /// relation is `head`.
-pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: i64) -> Result<()> {
+/// The households the rows belong to, once each: (id, head PID, province, address). The head
+/// is the member whose relation is `head`.
+pub(crate) fn household_rows(rows: &[CitizenRecord]) -> Vec<(i64, Option<i64>, i32, String)> {
     use motcua_domain::generator::Relation;
-    let mut seen = std::collections::HashSet::new();
+    let mut index = std::collections::HashMap::new();
     let mut households: Vec<(i64, Option<i64>, i32, String)> = Vec::new();
     for r in rows {
         let Some(id) = r.household_id else { continue };
         let head = (r.relation_to_head == Some(Relation::Head)).then(|| r.pid.as_i64());
-        if seen.insert(id) {
-            households.push((
-                id,
-                head,
-                r.residence_province
-                    .map(i32::from)
-                    .unwrap_or(i32::from(r.birth_province)),
-                r.address.clone().unwrap_or_default(),
-            ));
-        } else if let Some(h) = head
-            && let Some(entry) = households.iter_mut().find(|x| x.0 == id)
-        {
-            entry.1 = Some(h);
+        match index.get(&id) {
+            None => {
+                index.insert(id, households.len());
+                households.push((
+                    id,
+                    head,
+                    r.residence_province
+                        .map(i32::from)
+                        .unwrap_or(i32::from(r.birth_province)),
+                    r.address.clone().unwrap_or_default(),
+                ));
+            }
+            Some(&i) if head.is_some() => households[i].1 = head,
+            Some(_) => {}
         }
     }
+    households
+}
+
+/// Creates the households the rows belong to (once each).
+pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: i64) -> Result<()> {
+    let households = household_rows(rows);
     for chunk in households.chunks(INSERT_CHUNK) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
@@ -191,9 +203,7 @@ pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: 
                     .push_bind(now)
                     .push_bind(now);
             });
-            qb.push(
-                " ON CONFLICT (id) DO UPDATE SET head_pid = COALESCE(households.head_pid, excluded.head_pid)",
-            );
+            qb.push(HOUSEHOLD_CONFLICT);
             qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
     }

@@ -8,6 +8,7 @@
 //! append an event to the citizen's chain in that same transaction.
 
 pub mod admin_units;
+mod bulk_sqlite;
 pub mod citizens;
 pub mod csv_io;
 pub mod error;

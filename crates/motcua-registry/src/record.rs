@@ -120,6 +120,36 @@ pub fn validate<'a>(
     get: impl Fn(&str) -> Option<&'a str>,
     today: NaiveDate,
 ) -> Result<CitizenRecord, Vec<FieldError>> {
+    let values: [Option<&'a str>; COLUMNS.len()] = std::array::from_fn(|i| get(COLUMNS[i]));
+    validate_columns(&values, today)
+}
+
+/// The position of `name` in [`COLUMNS`], computed at compile time.
+pub const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        let c = COLUMNS[i].as_bytes();
+        let n = name.as_bytes();
+        if c.len() == n.len() {
+            let mut j = 0;
+            while j < c.len() && c[j] == n[j] {
+                j += 1;
+            }
+            if j == c.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("unknown column")
+}
+
+/// [`validate`] with the values already in [`COLUMNS`] order (the CSV import's fast path).
+pub fn validate_columns<'a>(
+    values: &[Option<&'a str>; COLUMNS.len()],
+    today: NaiveDate,
+) -> Result<CitizenRecord, Vec<FieldError>> {
+    let get = |name: &str| values[COLUMNS.iter().position(|c| *c == name).unwrap_or(0)];
     let mut errors = Vec::new();
     let required = |errors: &mut Vec<FieldError>, field: &str| -> Option<&'a str> {
         let v = opt(get(field));
@@ -161,29 +191,35 @@ pub fn validate<'a>(
                 None
             }
         });
-    let residence_province = province_field(&mut errors, "province_code", get("province_code"));
-    let household_id = opt(get("household_id")).and_then(|v| match v.parse::<i64>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => {
-            errors.push(FieldError::new(
-                "household_id",
-                "household_id.invalid",
-                "must be a positive whole number",
-            ));
-            None
-        }
-    });
-    let relation_to_head = opt(get("relation_to_head")).and_then(|v| match Relation::parse(v) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            errors.push(FieldError::new(
-                "relation_to_head",
-                "relation.unknown",
-                e.to_string(),
-            ));
-            None
-        }
-    });
+    let residence_province = province_field(
+        &mut errors,
+        "province_code",
+        values[const { column("province_code") }],
+    );
+    let household_id =
+        opt(values[const { column("household_id") }]).and_then(|v| match v.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    "household_id",
+                    "household_id.invalid",
+                    "must be a positive whole number",
+                ));
+                None
+            }
+        });
+    let relation_to_head =
+        opt(values[const { column("relation_to_head") }]).and_then(|v| match Relation::parse(v) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.push(FieldError::new(
+                    "relation_to_head",
+                    "relation.unknown",
+                    e.to_string(),
+                ));
+                None
+            }
+        });
     if relation_to_head.is_some() && household_id.is_none() {
         errors.push(FieldError::new(
             "relation_to_head",
@@ -198,14 +234,20 @@ pub fn validate<'a>(
     {
         errors.push(FieldError::new("pid", e.code(), e.to_string()));
     }
-    let birth_province = match province_field(&mut errors, "birth_province", get("birth_province"))
-    {
+    let birth_province = match province_field(
+        &mut errors,
+        "birth_province",
+        values[const { column("birth_province") }],
+    ) {
         Some(code) => code,
         None => pid.map(|p| p.province_code()).unwrap_or(0),
     };
-    let hometown_province =
-        province_field(&mut errors, "hometown_province", get("hometown_province"));
-    let ethnicity_code = opt(get("ethnicity_code")).and_then(|v| {
+    let hometown_province = province_field(
+        &mut errors,
+        "hometown_province",
+        values[const { column("hometown_province") }],
+    );
+    let ethnicity_code = opt(values[const { column("ethnicity_code") }]).and_then(|v| {
         match v
             .parse::<u8>()
             .ok()
@@ -222,8 +264,13 @@ pub fn validate<'a>(
             }
         }
     });
-    let religion = text_field(&mut errors, "religion", get("religion"), MAX_RELIGION_CHARS);
-    let nationality = match opt(get("nationality")) {
+    let religion = text_field(
+        &mut errors,
+        "religion",
+        values[const { column("religion") }],
+        MAX_RELIGION_CHARS,
+    );
+    let nationality = match opt(values[const { column("nationality") }]) {
         None => "VN".to_owned(),
         Some(v) if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) => v.to_owned(),
         Some(v) => {
@@ -235,9 +282,21 @@ pub fn validate<'a>(
             "VN".to_owned()
         }
     };
-    let father_pid = pid_field(&mut errors, "father_pid", get("father_pid"));
-    let mother_pid = pid_field(&mut errors, "mother_pid", get("mother_pid"));
-    let spouse_pid = pid_field(&mut errors, "spouse_pid", get("spouse_pid"));
+    let father_pid = pid_field(
+        &mut errors,
+        "father_pid",
+        values[const { column("father_pid") }],
+    );
+    let mother_pid = pid_field(
+        &mut errors,
+        "mother_pid",
+        values[const { column("mother_pid") }],
+    );
+    let spouse_pid = pid_field(
+        &mut errors,
+        "spouse_pid",
+        values[const { column("spouse_pid") }],
+    );
     for (field, other) in [
         ("father_pid", father_pid),
         ("mother_pid", mother_pid),
@@ -251,41 +310,52 @@ pub fn validate<'a>(
             ));
         }
     }
-    let address = text_field(&mut errors, "address", get("address"), MAX_ADDRESS_CHARS);
-    let phone = opt(get("phone")).and_then(|v| match text_limits::check_phone(v) {
-        Ok(()) => Some(v.to_owned()),
-        Err(e) => {
-            errors.push(FieldError::new("phone", e.code(), e.to_string()));
-            None
-        }
-    });
-    let email = opt(get("email")).and_then(|v| match text_limits::check_email(v) {
-        Ok(()) => Some(v.to_owned()),
-        Err(e) => {
-            errors.push(FieldError::new("email", e.code(), e.to_string()));
-            None
-        }
-    });
-    let tax_code = opt(get("tax_code")).and_then(|v| match TaxCode::parse_allowing_pid(v) {
-        Ok(t) => Some(t.as_str().to_owned()),
-        Err(e) => {
-            errors.push(FieldError::new("tax_code", e.code(), e.to_string()));
-            None
-        }
-    });
-    let social_insurance_code =
-        opt(get("social_insurance_code")).and_then(|v| match SocialInsuranceCode::parse(v) {
-            Ok(c) => Some(c.as_str().to_owned()),
+    let address = text_field(
+        &mut errors,
+        "address",
+        values[const { column("address") }],
+        MAX_ADDRESS_CHARS,
+    );
+    let phone =
+        opt(values[const { column("phone") }]).and_then(|v| match text_limits::check_phone(v) {
+            Ok(()) => Some(v.to_owned()),
             Err(e) => {
-                errors.push(FieldError::new(
-                    "social_insurance_code",
-                    e.code(),
-                    e.to_string(),
-                ));
+                errors.push(FieldError::new("phone", e.code(), e.to_string()));
                 None
             }
         });
-    let deceased = match opt(get("status")) {
+    let email =
+        opt(values[const { column("email") }]).and_then(|v| match text_limits::check_email(v) {
+            Ok(()) => Some(v.to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("email", e.code(), e.to_string()));
+                None
+            }
+        });
+    let tax_code = opt(values[const { column("tax_code") }]).and_then(|v| {
+        match TaxCode::parse_allowing_pid(v) {
+            Ok(t) => Some(t.as_str().to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("tax_code", e.code(), e.to_string()));
+                None
+            }
+        }
+    });
+    let social_insurance_code =
+        opt(values[const { column("social_insurance_code") }]).and_then(|v| {
+            match SocialInsuranceCode::parse(v) {
+                Ok(c) => Some(c.as_str().to_owned()),
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        "social_insurance_code",
+                        e.code(),
+                        e.to_string(),
+                    ));
+                    None
+                }
+            }
+        });
+    let deceased = match opt(values[const { column("status") }]) {
         None | Some("alive") => false,
         Some("deceased") => true,
         Some(v) => {
@@ -298,25 +368,27 @@ pub fn validate<'a>(
         }
     };
     let date_of_death =
-        opt(get("date_of_death")).and_then(|v| match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if d > today => {
-                errors.push(FieldError::new(
-                    "date_of_death",
-                    "date.future",
-                    "must not be in the future",
-                ));
-                None
-            }
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(FieldError::new(
-                    "date_of_death",
-                    "date.invalid",
-                    format!("{v:?} is not a calendar date YYYY-MM-DD"),
-                ));
-                None
-            }
-        });
+        opt(values[const { column("date_of_death") }]).and_then(
+            |v| match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+                Ok(d) if d > today => {
+                    errors.push(FieldError::new(
+                        "date_of_death",
+                        "date.future",
+                        "must not be in the future",
+                    ));
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "date_of_death",
+                        "date.invalid",
+                        format!("{v:?} is not a calendar date YYYY-MM-DD"),
+                    ));
+                    None
+                }
+            },
+        );
     if date_of_death.is_some() && !deceased {
         errors.push(FieldError::new(
             "date_of_death",

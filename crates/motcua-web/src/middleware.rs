@@ -43,10 +43,12 @@ pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
             "same-origin",
         ),
     ];
+    // The body limit sits inside the security headers so its 413 answers carry them too.
     let mut router = router
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn(refuse_cross_site))
-        .layer(middleware::from_fn(remember_language));
+        .layer(middleware::from_fn(remember_language))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -54,7 +56,6 @@ pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
         ));
     }
     router
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

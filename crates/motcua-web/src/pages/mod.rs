@@ -126,8 +126,15 @@ pub fn forbidden(ctx: &Ctx) -> Response {
 }
 
 pub fn not_found_page(req: &Request) -> Response {
-    let lang = crate::auth::cookie(req.headers(), "lang")
-        .and_then(Lang::parse)
+    // The same choice as `Ctx`: `?lang=` first, then the cookie, then Vietnamese.
+    let from_query = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .and_then(|(_, v)| Lang::parse(v))
+    });
+    let lang = from_query
+        .or_else(|| crate::auth::cookie(req.headers(), "lang").and_then(Lang::parse))
         .unwrap_or(Lang::Vi);
     message(
         &bare_ctx(lang, req.uri().path()),

@@ -260,9 +260,11 @@ fn purpose_or_ask(ctx: &Ctx, p: &PurposeParams) -> Result<(String, Option<String
         ));
     }
     match p.purpose.as_deref() {
+        // A valid purpose with a bad reference: only the reference is in error.
         Some(code) if ACCESS_PURPOSES.contains(&code) && errors.is_empty() => {
             return Ok((code.to_owned(), reference));
         }
+        Some(code) if ACCESS_PURPOSES.contains(&code) => {}
         Some(_) => errors.insert(
             0,
             ("purpose".to_owned(), t.get("purpose.required").to_owned()),
