@@ -6,6 +6,11 @@
 //! batch holding it is committed. One transaction carries many requests' entries, so the hot
 //! verification path pays a few milliseconds of latency instead of a transaction each, and no
 //! answer leaves the server before its access is durably recorded.
+//!
+//! On SQLite the writer appends to `access_log_recent` (no secondary index: one sequential page
+//! per batch) and moves entries into the citizen-indexed `access_log` every [`MERGE_ROWS`]
+//! entries or [`MERGE_EVERY`]; readers see both tables. Indexing every entry at once cost a
+//! random index page per entry on the request path (see BENCHMARKS.md).
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -76,7 +81,30 @@ impl AccessLog {
     /// Starts the background writer on the current Tokio runtime.
     pub fn start(db: Db) -> AccessLog {
         let (sender, receiver) = mpsc::channel(8192);
-        tokio::spawn(writer(db, receiver));
+        // On SQLite a dedicated thread writes through a direct connection (see `raw`);
+        // PostgreSQL batches go through the async pool.
+        match crate::raw::sqlite_writer(&db, 8) {
+            Ok(Some(conn)) => {
+                // The table's and index's last pages are rewritten by every batch; checkpointing
+                // less often copies each of them once per checkpoint instead of once per batch.
+                if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 10_000) {
+                    tracing::warn!(error = %e, "cannot set wal_autocheckpoint");
+                }
+                let spawned = std::thread::Builder::new()
+                    .name("access-log".into())
+                    .spawn(move || sqlite_writer_thread(conn, receiver));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the access-log writer thread");
+                }
+            }
+            Ok(None) => {
+                tokio::spawn(writer(db, receiver));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the access-log writer; falling back to the pool");
+                tokio::spawn(writer(db, receiver));
+            }
+        }
         AccessLog { sender }
     }
 
@@ -107,6 +135,144 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<(AccessEntry, Ack)>) {
         }
         for (_, ack) in batch.drain(..) {
             let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// How long the SQLite writer waits after the first entry of a batch for others to join.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+
+/// Entries gathered in `access_log_recent` before they are moved into `access_log`.
+pub const MERGE_ROWS: usize = 2_000;
+/// …or after this long, whichever comes first.
+pub const MERGE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn sqlite_writer_thread(
+    conn: rusqlite::Connection,
+    mut receiver: mpsc::Receiver<(AccessEntry, Ack)>,
+) {
+    let mut batch: Vec<(AccessEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
+    // Entries a previous process left in the recent table are merged first.
+    let mut pending = MERGE_ROWS;
+    let mut last_merge = std::time::Instant::now();
+    loop {
+        let first = if pending > 0 {
+            match receiver.try_recv() {
+                Ok(item) => Some(item),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let wait = MERGE_EVERY.saturating_sub(last_merge.elapsed());
+                    if wait.is_zero() || pending >= MERGE_ROWS {
+                        merge_recent(&conn, &mut pending, &mut last_merge);
+                    } else {
+                        // Idle with entries to merge: poll briefly until the merge is due.
+                        std::thread::sleep(wait.min(std::time::Duration::from_millis(5)));
+                    }
+                    continue;
+                }
+            }
+        } else {
+            receiver.blocking_recv()
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        // Group commit: give concurrent requests a moment to join this batch, so one commit
+        // carries many entries instead of one each (the thread would otherwise wake for
+        // every request).
+        std::thread::sleep(GATHER);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let result = insert_batch_sqlite(&conn, &batch).map_err(|e| e.to_string());
+        match &result {
+            Ok(()) => pending += batch.len(),
+            Err(e) => tracing::error!(error = %e, entries = batch.len(), "access log batch failed"),
+        }
+        for (_, ack) in batch.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+        if pending >= MERGE_ROWS || last_merge.elapsed() >= MERGE_EVERY {
+            merge_recent(&conn, &mut pending, &mut last_merge);
+        }
+    }
+    merge_recent(&conn, &mut pending, &mut last_merge);
+}
+
+/// Moves recent entries into the indexed table, sorted by citizen so the index is written in
+/// order, in one transaction.
+fn merge_recent(
+    conn: &rusqlite::Connection,
+    pending: &mut usize,
+    last_merge: &mut std::time::Instant,
+) {
+    let result = (|| -> rusqlite::Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let moved = (|| {
+            let max: Option<i64> =
+                conn.query_row("SELECT MAX(id) FROM access_log_recent", [], |r| r.get(0))?;
+            let Some(max) = max else { return Ok(()) };
+            conn.execute(
+                "INSERT INTO access_log (at, actor_kind, actor_id, actor_name, action, purpose,
+                                         reference, subject_pid, outcome, request_id)
+                 SELECT at, actor_kind, actor_id, actor_name, action, purpose, reference,
+                        subject_pid, outcome, request_id
+                 FROM access_log_recent WHERE id <= ?1 ORDER BY subject_pid, at",
+                [max],
+            )?;
+            conn.execute("DELETE FROM access_log_recent WHERE id <= ?1", [max])?;
+            Ok(())
+        })();
+        match moved {
+            Ok(()) => conn.execute_batch("COMMIT"),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    })();
+    if let Err(e) = result {
+        tracing::error!(error = %e, "merging recent access-log entries failed; will retry");
+    } else {
+        *pending = 0;
+    }
+    *last_merge = std::time::Instant::now();
+}
+
+fn insert_batch_sqlite(
+    conn: &rusqlite::Connection,
+    batch: &[(AccessEntry, Ack)],
+) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO access_log_recent (at, actor_kind, actor_id, actor_name, action, purpose,
+                                            reference, subject_pid, outcome, request_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (e, _) in batch {
+            stmt.execute(rusqlite::params![
+                e.at,
+                e.actor_kind.as_str(),
+                e.actor_id,
+                e.actor_name,
+                e.action,
+                e.purpose,
+                e.reference,
+                e.subject_pid,
+                e.outcome,
+                e.request_id
+            ])?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
         }
     }
 }
@@ -144,7 +310,10 @@ pub async fn by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRec
         sqlx::query_as(
             "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
                     subject_pid, outcome, request_id
-             FROM access_log WHERE subject_pid = $1 ORDER BY at DESC, id DESC LIMIT $2",
+             FROM (SELECT * FROM access_log WHERE subject_pid = $1
+                   UNION ALL
+                   SELECT * FROM access_log_recent WHERE subject_pid = $1) entries
+             ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(pid)
         .bind(limit)
@@ -157,7 +326,11 @@ pub async fn by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRec
 /// Total entries, for `/metrics` and tests.
 pub async fn count(db: &Db) -> DbResult<i64> {
     let n: Result<i64, sqlx::Error> = on_read!(db, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM access_log").fetch_one(c).await
+        sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM access_log) + (SELECT COUNT(*) FROM access_log_recent)",
+        )
+        .fetch_one(c)
+        .await
     });
     Ok(n?)
 }

@@ -97,6 +97,7 @@ pub struct Db {
     pools: Arc<Pools>,
     url: Arc<str>,
     sqlite_path: Option<Arc<std::path::PathBuf>>,
+    raw_readers: Option<Arc<raw::RawReaders>>,
 }
 
 /// Options for opening a database.
@@ -162,10 +163,15 @@ impl Db {
             Pools::Sqlite { .. } => Some(Arc::new(sqlite_file(url))),
             Pools::Postgres(_) => None,
         };
+        let raw_readers = match &sqlite_path {
+            Some(path) => Some(Arc::new(raw::RawReaders::open(path, 4)?)),
+            None => None,
+        };
         Ok(Db {
             pools: Arc::new(pools),
             url: Arc::from(redact_url(url)),
             sqlite_path,
+            raw_readers,
         })
     }
 
@@ -186,6 +192,11 @@ impl Db {
     /// The database file, when the engine is SQLite.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
         self.sqlite_path.as_deref().map(|p| p.as_path())
+    }
+
+    /// Direct read connections for hot point lookups, when the engine is SQLite.
+    pub fn raw_readers(&self) -> Option<&raw::RawReaders> {
+        self.raw_readers.as_deref()
     }
 
     pub fn pools(&self) -> &Pools {

@@ -77,3 +77,56 @@ pub fn append_event(tx: &Connection, event: &NewEvent<'_>) -> DbResult<i64> {
     )?;
     Ok(version)
 }
+
+/// Read connections for hot point lookups on SQLite (the verification API): a read by primary
+/// key takes microseconds in SQLite, while going through sqlx's per-connection worker thread
+/// costs two thread hand-offs per query, which dominated the verification benchmark. Callers
+/// run one short query synchronously; a connection is borrowed for that query only.
+pub struct RawReaders {
+    conns: Vec<std::sync::Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for RawReaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawReaders({})", self.conns.len())
+    }
+}
+
+impl RawReaders {
+    pub fn open(path: &std::path::Path, count: usize) -> DbResult<RawReaders> {
+        let mut conns = Vec::with_capacity(count);
+        for _ in 0..count.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "cache_size", -8192)?;
+            // Map the file: a lookup then reads pages from the OS cache without a copy.
+            conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
+            conns.push(std::sync::Mutex::new(conn));
+        }
+        Ok(RawReaders {
+            conns,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `f` on a free connection (or waits briefly for one).
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> DbResult<T> {
+        use std::sync::atomic::Ordering;
+        let n = self.conns.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(conn) = self.conns[(start + i) % n].try_lock() {
+                return Ok(f(&conn)?);
+            }
+        }
+        let conn = self.conns[start % n]
+            .lock()
+            .map_err(|_| DbError::Conflict("a read connection was poisoned".into()))?;
+        Ok(f(&conn)?)
+    }
+}
