@@ -6,7 +6,9 @@
 #  3. verification API throughput and latency with N citizens, against a plain axum endpoint
 #     taking the same request (bench/src/hello_baseline.rs), each server on core 0 and wrk on
 #     core 1.
-# Usage: bench/run.sh   (env: BENCH_COUNT=1000000 BENCH_SECONDS=20 BENCH_CONNECTIONS=32 BENCH_DIR=/tmp/motcua-bench)
+# Usage: bench/run.sh   (env: BENCH_COUNT=1000000 BENCH_SECONDS=20 BENCH_CONNECTIONS=32
+#        BENCH_DIR=/tmp/motcua-bench BENCH_PG_URL=postgres://postgres@127.0.0.1:5432 for PostgreSQL)
+# Note: PostgreSQL, when given, runs on the same two cores and competes with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${BENCH_COUNT:-1000000}
@@ -38,6 +40,7 @@ DB="sqlite://$DIR/motcua.sqlite3"
 if [ -n "${BENCH_PG_URL:-}" ]; then
   echo "== import into PostgreSQL"
   psql "$BENCH_PG_URL/postgres" -qc "DROP DATABASE IF EXISTS motcua_bench" -qc "CREATE DATABASE motcua_bench"
+  "$BIN" migrate --database "$BENCH_PG_URL/motcua_bench" >/dev/null
   "$BIN" registry import --database "$BENCH_PG_URL/motcua_bench" "$DIR/population.csv" 2>/dev/null | grep 'rows read'
 fi
 
@@ -99,4 +102,19 @@ def parse(s): return dict(kv.split('=') for kv in s.split()[1:])
 b, m = parse(sys.argv[1]), parse(sys.argv[2])
 print(f"ratio motcua/baseline throughput: {float(m['rps'])/float(b['rps']):.2f}  (motcua p99 {m['p99_ms']} ms, baseline p99 {b['p99_ms']} ms)")
 PY
-echo "access-log entries written: $(sqlite3 "$DIR/motcua.sqlite3" 'select count(*) from access_log' 2>/dev/null || echo 'n/a (sqlite3 CLI not installed)')"
+python3 - "$DIR/motcua.audit.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+n = sum(c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("access_log", "access_log_recent"))
+print(f"access-log entries recorded during the run: {n}")
+PY
+if [ -n "${BENCH_PG_URL:-}" ]; then
+  echo "== verification API on PostgreSQL ($COUNT citizens)"
+  PG_CLIENT=$("$BIN" client create --database "$BENCH_PG_URL/motcua_bench" --name "bench" --scope registry.verify)
+  AUTH=$(python3 -c 'import json,sys,base64; c=json.loads(sys.argv[1]); print(base64.b64encode((c["client_id"]+":"+c["client_secret"]).encode()).decode())' "$PG_CLIENT")
+  taskset -c 0 "$BIN" serve --database "$BENCH_PG_URL/motcua_bench" --listen "127.0.0.1:$PORT" >"$DIR/serve-pg.log" 2>&1 &
+  SPID=$!; PIDS+=("$SPID")
+  wait_ready "http://127.0.0.1:$PORT/readyz"
+  run_wrk motcua-postgres $PORT
+  kill "$SPID"; wait "$SPID" 2>/dev/null || true
+fi

@@ -74,47 +74,82 @@ type Ack = oneshot::Sender<Result<(), String>>;
 /// Handle to the group-commit writer; cheap to clone.
 #[derive(Clone)]
 pub struct AccessLog {
-    sender: mpsc::Sender<(AccessEntry, Ack)>,
+    sender: Sender,
+}
+
+/// The SQLite writer is an OS thread that must wait for entries with a deadline (the next
+/// merge), which a standard channel offers; the PostgreSQL writer is an async task.
+#[derive(Clone)]
+enum Sender {
+    Thread(std::sync::mpsc::Sender<(AccessEntry, Ack)>),
+    Task(mpsc::Sender<(AccessEntry, Ack)>),
 }
 
 impl AccessLog {
     /// Starts the background writer on the current Tokio runtime.
     pub fn start(db: Db) -> AccessLog {
-        let (sender, receiver) = mpsc::channel(8192);
         // On SQLite a dedicated thread writes through a direct connection (see `raw`);
-        // PostgreSQL batches go through the async pool.
-        match crate::raw::sqlite_writer(&db, 8) {
+        // PostgreSQL batches go through the async pool. Each caller waits for its entry's
+        // commit, so the number of queued entries is bounded by the requests in flight.
+        match crate::raw::sqlite_audit_writer(&db) {
             Ok(Some(conn)) => {
-                // The table's and index's last pages are rewritten by every batch; checkpointing
-                // less often copies each of them once per checkpoint instead of once per batch.
-                if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 10_000) {
-                    tracing::warn!(error = %e, "cannot set wal_autocheckpoint");
+                let (sender, receiver) = std::sync::mpsc::channel();
+                // Checkpoints (copying the WAL into the file, with an fsync) run on their own
+                // connection so the writer never stalls on one; `stop` ends it with the writer.
+                let (stop, stopped) = std::sync::mpsc::channel::<()>();
+                if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 0) {
+                    tracing::warn!(error = %e, "cannot turn off automatic checkpoints");
                 }
-                let spawned = std::thread::Builder::new()
-                    .name("access-log".into())
-                    .spawn(move || sqlite_writer_thread(conn, receiver));
+                match crate::raw::sqlite_audit_writer(&db) {
+                    Ok(Some(checkpointer)) => {
+                        let spawned = std::thread::Builder::new()
+                            .name("access-log-checkpoint".into())
+                            .spawn(move || checkpoint_thread(checkpointer, stopped));
+                        if let Err(e) = spawned {
+                            tracing::error!(error = %e, "cannot start the checkpoint thread");
+                        }
+                    }
+                    _ => tracing::error!("cannot open the access-log checkpoint connection"),
+                }
+                let spawned =
+                    std::thread::Builder::new()
+                        .name("access-log".into())
+                        .spawn(move || {
+                            sqlite_writer_thread(conn, receiver);
+                            drop(stop);
+                        });
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "cannot start the access-log writer thread");
                 }
+                AccessLog {
+                    sender: Sender::Thread(sender),
+                }
             }
-            Ok(None) => {
+            other => {
+                if let Err(e) = other {
+                    tracing::error!(error = %e, "cannot open the access-log file; using the pool");
+                }
+                let (sender, receiver) = mpsc::channel(8192);
                 tokio::spawn(writer(db, receiver));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the access-log writer; falling back to the pool");
-                tokio::spawn(writer(db, receiver));
+                AccessLog {
+                    sender: Sender::Task(sender),
+                }
             }
         }
-        AccessLog { sender }
     }
 
     /// Records `entry` and returns once it is committed.
     pub async fn record(&self, entry: AccessEntry) -> DbResult<()> {
         let (ack, done) = oneshot::channel();
-        self.sender
-            .send((entry, ack))
-            .await
-            .map_err(|_| DbError::Conflict("the access-log writer has stopped".into()))?;
+        let sent = match &self.sender {
+            Sender::Thread(s) => s.send((entry, ack)).is_ok(),
+            Sender::Task(s) => s.send((entry, ack)).await.is_ok(),
+        };
+        if !sent {
+            return Err(DbError::Conflict(
+                "the access-log writer has stopped".into(),
+            ));
+        }
         match done.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(DbError::Conflict(format!("access log write failed: {e}"))),
@@ -139,46 +174,45 @@ async fn writer(db: Db, mut receiver: mpsc::Receiver<(AccessEntry, Ack)>) {
     }
 }
 
-/// How long the SQLite writer waits after the first entry of a batch for others to join.
-const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
+/// How long the SQLite writer lets a batch fill after its first entry.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(300);
 
 /// Entries gathered in `access_log_recent` before they are moved into `access_log`.
-pub const MERGE_ROWS: usize = 2_000;
+pub const MERGE_ROWS: usize = 1_000;
+/// Merges between the writer's own checkpoints.
+const WRITER_CHECKPOINT_EVERY: u64 = 1;
 /// …or after this long, whichever comes first.
 pub const MERGE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn sqlite_writer_thread(
     conn: rusqlite::Connection,
-    mut receiver: mpsc::Receiver<(AccessEntry, Ack)>,
+    receiver: std::sync::mpsc::Receiver<(AccessEntry, Ack)>,
 ) {
+    use std::sync::mpsc::RecvTimeoutError;
     let mut batch: Vec<(AccessEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
     // Entries a previous process left in the recent table are merged first.
     let mut pending = MERGE_ROWS;
     let mut last_merge = std::time::Instant::now();
+    let mut merges = 0u64;
     loop {
         let first = if pending > 0 {
-            match receiver.try_recv() {
+            // Wait for entries, but no later than the next merge.
+            let wait = MERGE_EVERY.saturating_sub(last_merge.elapsed());
+            match receiver.recv_timeout(wait) {
                 Ok(item) => Some(item),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    let wait = MERGE_EVERY.saturating_sub(last_merge.elapsed());
-                    if wait.is_zero() || pending >= MERGE_ROWS {
-                        merge_recent(&conn, &mut pending, &mut last_merge);
-                    } else {
-                        // Idle with entries to merge: poll briefly until the merge is due.
-                        std::thread::sleep(wait.min(std::time::Duration::from_millis(5)));
-                    }
+                Err(RecvTimeoutError::Disconnected) => None,
+                Err(RecvTimeoutError::Timeout) => {
+                    merge_recent(&conn, &mut pending, &mut last_merge, &mut merges);
                     continue;
                 }
             }
         } else {
-            receiver.blocking_recv()
+            receiver.recv().ok()
         };
         let Some(first) = first else { break };
         batch.push(first);
-        // Group commit: give concurrent requests a moment to join this batch, so one commit
-        // carries many entries instead of one each (the thread would otherwise wake for
-        // every request).
+        // Group commit: let requests already being handled join this batch, so one commit
+        // carries many entries (measured in BENCHMARKS.md).
         std::thread::sleep(GATHER);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -195,10 +229,21 @@ fn sqlite_writer_thread(
             let _ = ack.send(result.clone());
         }
         if pending >= MERGE_ROWS || last_merge.elapsed() >= MERGE_EVERY {
-            merge_recent(&conn, &mut pending, &mut last_merge);
+            merge_recent(&conn, &mut pending, &mut last_merge, &mut merges);
         }
     }
-    merge_recent(&conn, &mut pending, &mut last_merge);
+    merge_recent(&conn, &mut pending, &mut last_merge, &mut merges);
+}
+
+/// Copies the access log's WAL into its file every second (PASSIVE: never blocks the writer).
+fn checkpoint_thread(conn: rusqlite::Connection, stopped: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stopped.recv_timeout(std::time::Duration::from_secs(1))
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "access-log checkpoint failed");
+        }
+    }
 }
 
 /// Moves recent entries into the indexed table, sorted by citizen so the index is written in
@@ -207,6 +252,7 @@ fn merge_recent(
     conn: &rusqlite::Connection,
     pending: &mut usize,
     last_merge: &mut std::time::Instant,
+    merges: &mut u64,
 ) {
     let result = (|| -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -237,6 +283,17 @@ fn merge_recent(
         tracing::error!(error = %e, "merging recent access-log entries failed; will retry");
     } else {
         *pending = 0;
+    }
+    // The checkpoint thread copies frames without blocking, but under continuous writes it
+    // never reaches the end of the WAL, so the WAL would only grow. After every merge the
+    // writer finishes the checkpoint itself, between writes (little is left to copy), and the
+    // next write restarts the WAL. Checkpointing less often was measured to make both the WAL
+    // and the stalls larger.
+    *merges += 1;
+    if merges.is_multiple_of(WRITER_CHECKPOINT_EVERY)
+        && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+    {
+        tracing::warn!(error = %e, "access-log checkpoint failed");
     }
     *last_merge = std::time::Instant::now();
 }
@@ -283,7 +340,7 @@ pub async fn insert_batch(db: &Db, entries: &[&AccessEntry]) -> DbResult<()> {
     for chunk in entries.chunks(256) {
         crate::on_tx!(&mut tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO access_log (at, actor_kind, actor_id, actor_name, action, purpose,
+                "INSERT INTO audit.access_log (at, actor_kind, actor_id, actor_name, action, purpose,
                                          reference, subject_pid, outcome, request_id) ",
             );
             qb.push_values(chunk, |mut b, e| {
@@ -310,9 +367,9 @@ pub async fn by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRec
         sqlx::query_as(
             "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
                     subject_pid, outcome, request_id
-             FROM (SELECT * FROM access_log WHERE subject_pid = $1
+             FROM (SELECT * FROM audit.access_log WHERE subject_pid = $1
                    UNION ALL
-                   SELECT * FROM access_log_recent WHERE subject_pid = $1) entries
+                   SELECT * FROM audit.access_log_recent WHERE subject_pid = $1) entries
              ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(pid)
@@ -327,7 +384,8 @@ pub async fn by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRec
 pub async fn count(db: &Db) -> DbResult<i64> {
     let n: Result<i64, sqlx::Error> = on_read!(db, c => {
         sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM access_log) + (SELECT COUNT(*) FROM access_log_recent)",
+            "SELECT (SELECT COUNT(*) FROM audit.access_log)
+                  + (SELECT COUNT(*) FROM audit.access_log_recent)",
         )
         .fetch_one(c)
         .await

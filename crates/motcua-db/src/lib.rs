@@ -136,23 +136,51 @@ impl Db {
                 .await?;
             Pools::Postgres(pool)
         } else if url.starts_with("sqlite:") && !url.contains(":memory:") {
+            let audit = audit_file(&sqlite_file(url)).display().to_string();
             let base = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-                .pragma("cache_size", "-65536")
+                .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory");
+            let attach_writer = audit.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _| {
+                    let audit = attach_writer.clone();
+                    Box::pin(async move {
+                        sqlx::query("ATTACH DATABASE $1 AS audit")
+                            .bind(audit)
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::raw_sql(
+                            "PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = NORMAL",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    })
+                })
                 .connect_with(base.clone())
                 .await?;
+            let attach_reader = audit;
             let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    let audit = attach_reader.clone();
+                    Box::pin(async move {
+                        sqlx::query("ATTACH DATABASE $1 AS audit")
+                            .bind(audit)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(())
+                    })
+                })
                 .connect_with(base.read_only(true))
                 .await?;
             Pools::Sqlite { write, read }
@@ -319,6 +347,11 @@ fn sqlite_file(url: &str) -> std::path::PathBuf {
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest))
+}
+
+/// The access log's own file beside the registry's: `motcua.sqlite3` → `motcua.audit.sqlite3`.
+pub fn audit_file(main: &std::path::Path) -> std::path::PathBuf {
+    main.with_extension("audit.sqlite3")
 }
 
 fn redact_url(url: &str) -> String {

@@ -27,7 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_identity"),
     migration!(3, "0003_registry"),
-    migration!(4, "0004_access_log_recent"),
+    migration!(4, "0004_audit"),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -30,6 +30,20 @@ pub fn sqlite_writer(db: &Db, cache_mib: u32) -> DbResult<Option<Connection>> {
     Ok(Some(conn))
 }
 
+/// A writer connection to the access log's own file (see `migrations/*/0004_audit.sql`), or
+/// `None` on PostgreSQL.
+pub fn sqlite_audit_writer(db: &Db) -> DbResult<Option<Connection>> {
+    let Some(path) = db.sqlite_path() else {
+        return Ok(None);
+    };
+    let conn = Connection::open(crate::audit_file(path))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -8192)?;
+    Ok(Some(conn))
+}
+
 /// Appends an event on a connection inside an open transaction, with the same chain rules as
 /// [`crate::events::append`].
 pub fn append_event(tx: &Connection, event: &NewEvent<'_>) -> DbResult<i64> {

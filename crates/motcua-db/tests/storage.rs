@@ -43,6 +43,10 @@ async fn sqlite_schema(db: &Db) -> Schema {
         sqlx::query_as(
             "SELECT m.name, p.name, p.type, p.\"notnull\", p.pk
              FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+             UNION ALL
+             SELECT 'audit.' || m.name, p.name, p.type, p.\"notnull\", p.pk
+             FROM audit.sqlite_master m JOIN pragma_table_info(m.name, 'audit') p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
         )
         .fetch_all(c)
@@ -61,8 +65,9 @@ async fn sqlite_schema(db: &Db) -> Schema {
 async fn postgres_schema(db: &Db) -> Schema {
     let rows: Vec<(String, String, String, String)> = on_read!(db, c => {
         sqlx::query_as(
-            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
-             FROM information_schema.columns WHERE table_schema = 'public'",
+            "SELECT CASE table_schema WHEN 'public' THEN '' ELSE table_schema || '.' END
+                    || table_name, column_name::text, data_type::text, is_nullable::text
+             FROM information_schema.columns WHERE table_schema IN ('public', 'audit')",
         )
         .fetch_all(c)
         .await
@@ -89,6 +94,7 @@ async fn sqlite_and_postgres_schemas_match() {
     let lite_schema = sqlite_schema(&lite).await;
     assert!(lite_schema.contains_key("citizens"));
     assert!(lite_schema.contains_key("events"));
+    assert!(lite_schema.contains_key("audit.access_log"));
     if !testing::on_postgres() {
         eprintln!("TEST_DATABASE_URL not set: PostgreSQL half of the schema comparison skipped");
         return;
@@ -435,7 +441,7 @@ async fn recent_access_entries_are_merged_into_the_indexed_table() {
     assert_eq!(access_log::count(&db).await.unwrap(), total);
     let indexed = || async {
         let n: i64 = on_read!(&db, c => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM access_log").fetch_one(c).await
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit.access_log").fetch_one(c).await
         })
         .unwrap();
         n

@@ -1,4 +1,4 @@
--- Foundation: job outbox, hash-chained event log, personal-data access log.
+-- Foundation: job outbox and the hash-chained event log.
 -- Times are BIGINT microseconds since the Unix epoch (UTC).
 
 CREATE TABLE jobs (
@@ -44,19 +44,3 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
-
-CREATE TABLE access_log (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at BIGINT NOT NULL,
-    actor_kind TEXT NOT NULL CHECK (actor_kind IN ('staff', 'client', 'citizen', 'system')),
-    actor_id TEXT NOT NULL,
-    actor_name TEXT NOT NULL,
-    action TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    reference TEXT,
-    subject_pid BIGINT,
-    outcome TEXT NOT NULL,
-    request_id TEXT
-);
-CREATE INDEX access_log_by_subject ON access_log (subject_pid, at);
-CREATE INDEX access_log_by_time ON access_log (at);

@@ -1,4 +1,4 @@
--- Foundation: job outbox, hash-chained event log, personal-data access log.
+-- Foundation: job outbox and the hash-chained event log.
 -- Times are BIGINT microseconds since the Unix epoch (UTC).
 
 CREATE TABLE jobs (
@@ -43,19 +43,3 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only');
 END;
-
-CREATE TABLE access_log (
-    id INTEGER PRIMARY KEY,
-    at BIGINT NOT NULL,
-    actor_kind TEXT NOT NULL CHECK (actor_kind IN ('staff', 'client', 'citizen', 'system')),
-    actor_id TEXT NOT NULL,
-    actor_name TEXT NOT NULL,
-    action TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    reference TEXT,
-    subject_pid BIGINT,
-    outcome TEXT NOT NULL,
-    request_id TEXT
-);
-CREATE INDEX access_log_by_subject ON access_log (subject_pid, at);
-CREATE INDEX access_log_by_time ON access_log (at);
