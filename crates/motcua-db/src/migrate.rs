@@ -63,7 +63,41 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
         applied.push(m.version);
     }
     check_known(db).await?;
+    recreate_audit_file(db).await?;
     Ok(applied)
+}
+
+/// On SQLite the access log is a separate file (see `0004_audit.sql`). When it is missing —
+/// archived by an operator, or lost — its schema is created again in a new, empty file, so the
+/// server keeps recording accesses instead of failing every read of personal data.
+async fn recreate_audit_file(db: &Db) -> DbResult<()> {
+    if db.engine() != Engine::Sqlite {
+        return Ok(());
+    }
+    let present: i64 = on_read!(db, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit.sqlite_master WHERE type = 'table' AND name = 'access_log'",
+        )
+        .fetch_one(c)
+        .await
+    })?;
+    if present > 0 {
+        return Ok(());
+    }
+    let Some(audit) = MIGRATIONS.iter().find(|m| m.name == "0004_audit") else {
+        return Ok(());
+    };
+    tracing::warn!("the access-log file has no tables; creating them");
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::raw_sql(audit.sqlite).execute(&mut *c).await.map(|r| r.rows_affected())
+    })
+    .map_err(|source| DbError::Migration {
+        version: audit.version,
+        name: audit.name,
+        source,
+    })?;
+    tx.commit().await
 }
 
 async fn apply(tx: &mut Tx, m: &Migration) -> DbResult<()> {

@@ -469,3 +469,36 @@ async fn recent_access_entries_are_merged_into_the_indexed_table() {
         .unwrap();
     assert_eq!(one.len() as i64, (total + 6) / 7);
 }
+
+/// A missing access-log file (archived or lost) gets its schema back on the next start.
+#[tokio::test]
+async fn a_missing_audit_file_is_recreated_at_start() {
+    if testing::on_postgres() {
+        return; // The separate file exists on SQLite only.
+    }
+    let db = testing::fresh().await.unwrap();
+    let path = db.sqlite_path().unwrap().to_owned();
+    db.close().await;
+    let audit = motcua_db::audit_file(&path);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", audit.display()));
+    }
+    let reopened = Db::connect(&db.url).await.unwrap();
+    migrate::run(&reopened).await.unwrap();
+    let log = access_log::AccessLog::start(reopened.clone());
+    log.record(access_log::AccessEntry {
+        at: 1,
+        actor_kind: access_log::ActorKind::System,
+        actor_id: "t".into(),
+        actor_name: "t".into(),
+        action: "view".into(),
+        purpose: "test".into(),
+        reference: None,
+        subject_pid: Some(1),
+        outcome: "found".into(),
+        request_id: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(access_log::count(&reopened).await.unwrap(), 1);
+}

@@ -149,7 +149,12 @@ pub fn validate_columns<'a>(
     values: &[Option<&'a str>; COLUMNS.len()],
     today: NaiveDate,
 ) -> Result<CitizenRecord, Vec<FieldError>> {
-    let get = |name: &str| values[COLUMNS.iter().position(|c| *c == name).unwrap_or(0)];
+    let get = |name: &str| {
+        COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .and_then(|i| values[i])
+    };
     let mut errors = Vec::new();
     let required = |errors: &mut Vec<FieldError>, field: &str| -> Option<&'a str> {
         let v = opt(get(field));
