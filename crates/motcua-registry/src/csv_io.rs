@@ -619,7 +619,7 @@ async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportRep
 const SECONDARY_INDEXES: &[(&str, &str)] = &[
     (
         "citizens_by_name",
-        "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, birth_year)",
+        "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, date_of_birth)",
     ),
     (
         "citizens_by_household",

@@ -1,6 +1,7 @@
 //! Officer search: by PID, or by name without diacritics ("nguyen van an" finds
 //! "Nguyễn Văn An"), narrowed by birth year and province. Names match by prefix of the folded
-//! full name, which the `citizens_by_name` index serves directly.
+//! full name, which the `citizens_by_name` index (folded name, date of birth) serves directly;
+//! the birth-year filter reads the date's first four characters from the same index entry.
 
 use motcua_db::{Db, on_read};
 use motcua_domain::{Pid, fold};
@@ -81,7 +82,7 @@ pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchRow>> {
     let (after_name, after_pid) = q.after.clone().unwrap_or_default();
     let sql = format!(
         "{COLS} WHERE name_folded >= $1 AND name_folded < $2
-           AND ($3 IS NULL OR birth_year = $3)
+           AND ($3 IS NULL OR substr(date_of_birth, 1, 4) = $3)
            AND ($4 IS NULL OR residence_province = $4)
            AND (name_folded, pid) > ($5, $6)
          ORDER BY name_folded, pid LIMIT $7"
@@ -90,7 +91,7 @@ pub async fn search(db: &Db, q: &SearchQuery) -> Result<Vec<SearchRow>> {
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(&folded)
             .bind(&upper)
-            .bind(q.birth_year)
+            .bind(q.birth_year.map(|y| format!("{y:04}")))
             .bind(province)
             .bind(&after_name)
             .bind(after_pid)

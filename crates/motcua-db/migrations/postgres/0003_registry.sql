@@ -90,5 +90,5 @@ CREATE TABLE registry_imports (
 );
 
 -- Secondary indexes on citizens; a bulk import into an empty table drops and rebuilds them.
-CREATE INDEX citizens_by_name ON citizens (name_folded, birth_year);
+CREATE INDEX citizens_by_name ON citizens (name_folded, date_of_birth);
 CREATE INDEX citizens_by_household ON citizens (household_id);
