@@ -1336,6 +1336,11 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
     assert_eq!(entry.reference.as_deref(), Some("HS-1"));
     assert_eq!(entry.outcome, "found");
     assert!(entry.request_id.as_deref().is_some_and(|r| !r.is_empty()));
+    // The other members shown in the household block are recorded as read too.
+    let spouse = accesses(&app, 1_195_012_346).await;
+    assert_eq!(spouse.len(), 1, "{spouse:#?}");
+    assert_eq!(spouse[0].action, "view_household");
+    assert_eq!(spouse[0].purpose, "case_processing");
 
     // An unknown (well-formed) PID: 404 page, recorded as not_found.
     let (status, html) = get_page(

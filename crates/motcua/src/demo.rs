@@ -27,11 +27,11 @@ const CLIENTS_FILE: &str = "demo-clients.json";
 /// A household shown in the README: search "nguyen van an" to find it. Its deceased member
 /// still holds a permanent residence, so the data-quality report has a live example.
 const SHOWCASE: &str = "\
-pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,hometown_province,ethnicity_code,religion,address,phone,email,status,date_of_death
-001095012345,Nguyễn Văn An,M,1995-03-14,001,900000001,head,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0912345678,an.nguyen@example.com,alive,
-001195012346,Trần Thị Bình,F,1995-07-02,001,900000001,spouse,001,01,Phật giáo,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0987654321,,alive,
-001220000001,Nguyễn Minh Khang,M,2020-01-05,001,900000001,child,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,alive,
-036055000123,Nguyễn Văn Hùng,M,1955-09-02,001,900000001,parent,036,01,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,deceased,2024-05-10
+pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,hometown_province,ethnicity_code,religion,father_pid,mother_pid,spouse_pid,address,phone,email,status,date_of_death
+001095012345,Nguyễn Văn An,M,1995-03-14,001,900000001,head,036,01,,036055000123,,001195012346,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0912345678,an.nguyen@example.com,alive,
+001195012346,Trần Thị Bình,F,1995-07-02,001,900000001,spouse,001,01,Phật giáo,,,001095012345,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0987654321,,alive,
+001220000001,Nguyễn Minh Khang,M,2020-01-05,001,900000001,child,036,01,,001095012345,001195012346,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,alive,
+036055000123,Nguyễn Văn Hùng,M,1955-09-02,001,900000001,parent,036,01,,,,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,deceased,2024-05-10
 ";
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {

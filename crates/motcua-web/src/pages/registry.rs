@@ -412,6 +412,31 @@ pub async fn citizen(
             "citizen.not_found",
         );
     };
+    // The record shows the other household members' names and dates of birth: those are
+    // reads of their data too.
+    if let Some(id) = person.household_id {
+        let members = match citizens::household(&state.db, id).await {
+            Ok(h) => h.map(|h| h.members).unwrap_or_default(),
+            Err(e) => return fail(&ctx, e),
+        };
+        for m in members.iter().filter(|m| m.pid != person.pid) {
+            let Ok(other) = Pid::parse(&m.pid) else {
+                continue;
+            };
+            let entry = staff_access(
+                &s,
+                &ctx,
+                "view_household",
+                &purpose,
+                &reference,
+                other.as_i64(),
+                "found",
+            );
+            if let Err(e) = state.access_log.record(entry).await {
+                return fail(&ctx, e);
+            }
+        }
+    }
     match citizen_page(&state, &ctx, pid, person, purpose).await {
         Ok(r) => r,
         Err(e) => fail(&ctx, e),
