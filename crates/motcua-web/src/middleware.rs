@@ -48,7 +48,8 @@ pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(remember_language))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(api_errors_as_problems));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -106,6 +107,41 @@ async fn refuse_cross_site(req: Request, next: Next) -> Response {
         }
     }
     next.run(req).await
+}
+
+/// API callers get every error as problem+json, including the ones produced by the router and
+/// by tower layers (wrong method, body too large), which come with a bare body.
+async fn api_errors_as_problems(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let bare = !resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/problem+json"));
+    if !is_api || !bare {
+        return resp;
+    }
+    let problem = match resp.status() {
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This route does not accept that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is too large",
+        )
+        .detail(format!("the limit is {BODY_LIMIT} bytes")),
+        _ => return resp,
+    };
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut out = problem.into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 /// `?lang=en|vi` on any page sets the `lang` cookie so the next pages keep the choice.

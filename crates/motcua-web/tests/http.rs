@@ -645,6 +645,25 @@ async fn verification_rejects_bad_fields_with_problem_details() {
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(resp.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(resp.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    assert_eq!(content_type(&resp), "application/problem+json");
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(problem["code"], "body_too_large");
+
+    // A wrong method on an API route is a problem too, with the allowed methods.
+    let resp = api()
+        .get(app.url("/api/v1/registry/verifications"))
+        .basic_auth(&app.verifier.client_id, Some(&app.verifier.client_secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(content_type(&resp), "application/problem+json");
+    assert!(
+        resp.headers()[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
 
     // Only the one valid call (the 100-character name) was recorded.
     let log = accesses(&app, AN_I64).await;
