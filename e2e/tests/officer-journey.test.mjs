@@ -219,3 +219,31 @@ browserTest('unauthenticated access redirects to login', async (page) => {
     `citizen data leaked to an unauthenticated visitor at ${page.url()}`,
   );
 });
+
+browserTest('officer registers a birth and the child gets a new PID', async (page) => {
+  await page.goto(url('/login'));
+  await submitLogin(page, OFFICER);
+  await page.waitForURL((u) => u.pathname === '/staff');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/registry/births/new'),
+    page.locator('a[href="/registry/births/new"]').first().click(),
+  ]);
+  await assertPageBasics(page, 'vi');
+  await assertAccessible(page, 'birth form');
+
+  // Submitting the empty form lists the problems at the top.
+  await page.locator('form[action="/registry/births"] button[type="submit"]').click();
+  await page.locator('.error-summary').waitFor({ state: 'visible' });
+  await assertAccessible(page, 'birth form with errors');
+
+  await page.fill('#full_name', 'Nguyễn Thị Thu');
+  await page.selectOption('#gender', 'F');
+  await page.fill('#date_of_birth', '2026-11-01');
+  await page.selectOption('#registration_province', '1');
+  await page.fill('#mother_pid', '001195012346');
+  await page.fill('#reason', 'GCS-E2E-1');
+  await page.locator('form[action="/registry/births"] button[type="submit"]').click();
+  const pid = (await page.locator('#new-pid').textContent({ timeout: 10_000 }))?.trim() ?? '';
+  assert.match(pid, /^001326\d{6}$/, `unexpected PID "${pid}" at ${page.url()}`);
+  await assertAccessible(page, 'birth confirmation');
+});

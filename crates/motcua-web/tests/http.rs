@@ -1673,3 +1673,133 @@ async fn staff_passwords_are_stored_as_argon2id() {
     // And they work for signing in.
     signed_in(&app, ADMIN).await;
 }
+
+#[tokio::test]
+async fn officers_register_a_birth_and_a_death() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, OFFICER).await;
+    let (status, html) = get_page(&b, app.url("/registry/births/new")).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_field(&html);
+
+    // Missing and malformed fields are listed, each linked to its field; nothing is stored.
+    let before = motcua_registry::citizens::count(&app.db).await.unwrap();
+    let resp = b
+        .post(app.url("/registry/births"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("full_name", ""),
+            ("gender", "M"),
+            ("date_of_birth", "2026-02-30"),
+            ("registration_province", "1"),
+            ("mother_pid", "12345"),
+            ("reason", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-summary\""));
+    for field in ["full_name", "date_of_birth", "mother_pid", "reason"] {
+        assert!(
+            html.contains(&format!("href=\"#{field}\"")),
+            "{field} not named"
+        );
+    }
+    assert_eq!(
+        motcua_registry::citizens::count(&app.db).await.unwrap(),
+        before
+    );
+
+    // A forged form token is refused.
+    let resp = b
+        .post(app.url("/registry/births"))
+        .form(&[("csrf", "forged"), ("full_name", "Nguyễn Thị Mai")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // A good registration issues a structure-correct PID: Hà Nội, female born in the 2000s.
+    let resp = b
+        .post(app.url("/registry/births"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("full_name", "Nguyễn Thị Mai"),
+            ("gender", "F"),
+            ("date_of_birth", "2026-11-01"),
+            ("registration_province", "1"),
+            ("father_pid", AN),
+            ("mother_pid", "001195012346"),
+            ("household_id", "1"),
+            ("reason", "GCS-2026-118"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let html = resp.text().await.unwrap();
+    let marker = "id=\"new-pid\">";
+    let start = html.find(marker).unwrap() + marker.len();
+    let pid = &html[start..start + 12];
+    assert!(pid.starts_with("001326"), "{pid}");
+    let child = motcua_registry::citizens::get(&app.db, motcua_domain::Pid::parse(pid).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(child.full_name, "Nguyễn Thị Mai");
+    assert_eq!(child.household_id, Some(1));
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen", pid)
+        .await
+        .unwrap();
+    assert_eq!(events[0].event_type, "citizen.birth_registered");
+    assert_eq!(events[0].actor, format!("staff:{}", OFFICER.0));
+    assert_eq!(events[0].reason, "GCS-2026-118");
+
+    // Death: a date in the future is refused; a good one closes the record.
+    let (status, html) = get_page(&b, app.url(&format!("/registry/citizens/{AN}/death"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_field(&html);
+    let resp = b
+        .post(app.url(&format!("/registry/citizens/{AN}/death")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("date_of_death", "2999-01-01"),
+            ("reason", "GBT-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let resp = b
+        .post(app.url(&format!("/registry/citizens/{AN}/death")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("date_of_death", "2026-11-02"),
+            ("reason", "GBT-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert!(location(&resp).starts_with(&format!("/registry/citizens/{AN}?purpose=")));
+    let an = motcua_registry::citizens::get(&app.db, motcua_domain::Pid::parse(AN).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(an.status, "deceased");
+    assert_eq!(an.date_of_death.as_deref(), Some("2026-11-02"));
+    // A second death registration is refused with the reason on the page.
+    let resp = b
+        .post(app.url(&format!("/registry/citizens/{AN}/death")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("date_of_death", "2026-11-02"),
+            ("reason", "GBT-1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod login;
 pub mod registry;
+pub mod vital;
 
 use askama::Template;
 use axum::Router;
@@ -24,6 +25,12 @@ pub fn routes() -> Router<AppState> {
         .route("/registry/search", get(registry::search))
         .route("/registry/citizens/{pid}", get(registry::citizen))
         .route("/registry/households/{id}", get(registry::household))
+        .route("/registry/births/new", get(vital::birth_form))
+        .route("/registry/births", post(vital::register_birth))
+        .route(
+            "/registry/citizens/{pid}/death",
+            get(vital::death_form).post(vital::register_death),
+        )
         .route("/registry/quality", get(registry::quality))
         .route("/registry/quality/{check}", get(registry::worklist))
         .route(
