@@ -39,6 +39,21 @@ pub async fn get_in(tx: &mut Tx, pid: Pid) -> Result<Option<Citizen>> {
     Ok(row.map(Citizen::from))
 }
 
+/// The citizen, who must exist and be alive, as seen inside a write transaction.
+pub async fn living_in(tx: &mut Tx, pid: Pid) -> Result<Citizen> {
+    let citizen = get_in(tx, pid)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
+    if citizen.status != "alive" {
+        return Err(RegistryError::field(
+            "pid",
+            "citizen.deceased",
+            "the citizen is deceased",
+        ));
+    }
+    Ok(citizen)
+}
+
 pub async fn count(db: &Db) -> Result<i64> {
     let n: i64 = on_read!(db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM citizens").fetch_one(c).await
@@ -292,16 +307,7 @@ pub async fn register_permanent_residence(
         reason,
         at: now,
     } = *change;
-    let citizen = get_in(tx, pid)
-        .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
-    if citizen.status != "alive" {
-        return Err(RegistryError::field(
-            "pid",
-            "citizen.deceased",
-            "the citizen is deceased",
-        ));
-    }
+    let citizen = living_in(tx, pid).await?;
     check_address(province_code, address)?;
     if let Some(p) = citizen.residence_province {
         let old_address = citizen.residence_address.as_deref().unwrap_or_default();
@@ -364,16 +370,7 @@ pub async fn register_temporary_residence(
         reason,
         at: now,
     } = *change;
-    let citizen = get_in(tx, pid)
-        .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
-    if citizen.status != "alive" {
-        return Err(RegistryError::field(
-            "pid",
-            "citizen.deceased",
-            "the citizen is deceased",
-        ));
-    }
+    living_in(tx, pid).await?;
     check_address(province_code, address)?;
     if to.is_some_and(|t| t < from) {
         return Err(RegistryError::field(
@@ -522,16 +519,7 @@ pub async fn issue_id_card(
         reason,
         at: now,
     } = *change;
-    let citizen = get_in(tx, pid)
-        .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("citizen {pid}")))?;
-    if citizen.status != "alive" {
-        return Err(RegistryError::field(
-            "pid",
-            "citizen.deceased",
-            "the citizen is deceased",
-        ));
-    }
+    let citizen = living_in(tx, pid).await?;
     let dob = motcua_domain::BirthDate::parse(&citizen.date_of_birth)
         .ok()
         .and_then(|d| d.earliest())
