@@ -2,7 +2,7 @@
 //! the same versions and names, each written in its engine's dialect. A test applies both and
 //! compares the normalised schemas.
 
-use crate::{Db, DbError, DbResult, Engine, Tx, on_read, on_tx};
+use crate::{Db, DbError, DbResult, Engine, Tx, on_read, on_tx, on_write};
 
 pub struct Migration {
     pub version: i64,
@@ -28,7 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_identity"),
     migration!(3, "0003_registry"),
     migration!(4, "0004_audit"),
+    migration!(6, "0006_access_journal"),
 ];
+
+/// The migrations that build the access log's SQLite file, replayed when that file is lost.
+const AUDIT_MIGRATIONS: &[&str] = &["0004_audit", "0006_access_journal"];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,
@@ -39,6 +43,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// Applies every pending migration, each in its own transaction. Safe to run from several
 /// processes at once: PostgreSQL takes an advisory lock, SQLite's `BEGIN IMMEDIATE` serialises.
 pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
+    recreate_audit_file(db).await?;
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
@@ -63,17 +68,19 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
         applied.push(m.version);
     }
     check_known(db).await?;
-    recreate_audit_file(db).await?;
     Ok(applied)
 }
 
 /// On SQLite the access log is a separate file (see `0004_audit.sql`). When it is missing —
 /// archived by an operator, or lost — its schema is created again in a new, empty file, so the
-/// server keeps recording accesses instead of failing every read of personal data.
+/// server keeps recording accesses instead of failing every read of personal data. Only the
+/// audit migrations already applied are replayed; pending ones follow in order.
 async fn recreate_audit_file(db: &Db) -> DbResult<()> {
     if db.engine() != Engine::Sqlite {
         return Ok(());
     }
+    on_write!(db, c => sqlx::query(CREATE_TABLE).execute(c).await.map(|r| r.rows_affected()))?;
+    let done = applied_versions(db).await?;
     let present: i64 = on_read!(db, c => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit.sqlite_master WHERE type = 'table' AND name = 'access_log'",
@@ -81,22 +88,27 @@ async fn recreate_audit_file(db: &Db) -> DbResult<()> {
         .fetch_one(c)
         .await
     })?;
-    if present > 0 {
+    let audit_created = MIGRATIONS
+        .iter()
+        .any(|m| m.name == AUDIT_MIGRATIONS[0] && done.contains(&m.version));
+    if present > 0 || !audit_created {
         return Ok(());
     }
-    let Some(audit) = MIGRATIONS.iter().find(|m| m.name == "0004_audit") else {
-        return Ok(());
-    };
     tracing::warn!("the access-log file has no tables; creating them");
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::raw_sql(audit.sqlite).execute(&mut *c).await.map(|r| r.rows_affected())
-    })
-    .map_err(|source| DbError::Migration {
-        version: audit.version,
-        name: audit.name,
-        source,
-    })?;
+    let replay = MIGRATIONS
+        .iter()
+        .filter(|m| AUDIT_MIGRATIONS.contains(&m.name) && done.contains(&m.version));
+    for audit in replay {
+        on_tx!(&mut tx, c => {
+            sqlx::raw_sql(audit.sqlite).execute(&mut *c).await.map(|r| r.rows_affected())
+        })
+        .map_err(|source| DbError::Migration {
+            version: audit.version,
+            name: audit.name,
+            source,
+        })?;
+    }
     tx.commit().await
 }
 

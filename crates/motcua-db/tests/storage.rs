@@ -375,99 +375,134 @@ async fn rolled_back_transaction_leaves_nothing() {
     assert!(jobs::counts(&db).await.unwrap().is_empty());
 }
 
+fn access_entry(i: i64, pid: i64) -> access_log::AccessEntry {
+    access_log::AccessEntry {
+        at: 1_000 + i,
+        actor_kind: access_log::ActorKind::Client,
+        actor_id: "c1".into(),
+        actor_name: "Cục Thuế".into(),
+        action: "verify".into(),
+        purpose: "tax registration".into(),
+        reference: None,
+        subject_pid: Some(pid),
+        outcome: "match".into(),
+        request_id: Some(format!("r{i}")),
+    }
+}
+
+async fn record_concurrently(log: &access_log::AccessLog, range: std::ops::Range<i64>) {
+    let mut handles = Vec::new();
+    for i in range {
+        let log = log.clone();
+        handles.push(tokio::spawn(async move {
+            log.record(access_entry(i, 1_095_012_345 + (i % 3))).await
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn access_log_group_commit_records_every_entry() {
     let db = testing::fresh().await.unwrap();
     let log = access_log::AccessLog::start(db.db.clone());
-    let mut handles = Vec::new();
-    for i in 0..300i64 {
-        let log = log.clone();
-        handles.push(tokio::spawn(async move {
-            log.record(access_log::AccessEntry {
-                at: 1_000 + i,
-                actor_kind: access_log::ActorKind::Client,
-                actor_id: "c1".into(),
-                actor_name: "Tax office".into(),
-                action: "verify".into(),
-                purpose: "tax registration".into(),
-                reference: None,
-                subject_pid: Some(1_095_012_345 + (i % 3)),
-                outcome: "match".into(),
-                request_id: Some(format!("r{i}")),
-            })
-            .await
-        }));
-    }
-    for h in handles {
-        h.await.unwrap().unwrap();
-    }
-    assert_eq!(access_log::count(&db).await.unwrap(), 300);
-    let mine = access_log::by_subject(&db, 1_095_012_345, 1000)
-        .await
-        .unwrap();
+    record_concurrently(&log, 0..300).await;
+    assert_eq!(log.count().await.unwrap(), 300);
+    let mine = log.by_subject(1_095_012_345, 1000).await.unwrap();
     assert_eq!(mine.len(), 100);
     assert!(mine.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    assert_eq!(mine.last().unwrap().actor_name, "Cục Thuế");
 }
 
-/// On SQLite, entries land in `access_log_recent` and are moved into the citizen-indexed
-/// `access_log` once enough accumulate; readers see every entry throughout.
+/// The journal directory of a test database, when it has one (SQLite).
+fn journal_dir(db: &Db) -> Option<std::path::PathBuf> {
+    db.sqlite_path().map(access_log::journal_dir_for)
+}
+
+/// Waits until no process or thread holds the journal (a dropped log's writer ends shortly
+/// after its last handle goes).
+async fn journal_released(dir: &std::path::Path) {
+    for _ in 0..200 {
+        if let access_log::journal::Opened::Journal(_) =
+            access_log::journal::Journal::open(dir, 0).unwrap()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the journal stayed locked");
+}
+
+/// Entries journaled by a process that stopped before copying them reach the database on the
+/// next start, exactly once; a torn record at the end of the journal is dropped.
 #[tokio::test]
-async fn recent_access_entries_are_merged_into_the_indexed_table() {
+async fn journaled_entries_survive_a_restart_exactly_once() {
     let db = testing::fresh().await.unwrap();
-    let log = access_log::AccessLog::start(db.db.clone());
-    let total = access_log::MERGE_ROWS as i64 + 100;
-    let mut handles = Vec::new();
-    for i in 0..total {
-        let log = log.clone();
-        handles.push(tokio::spawn(async move {
-            log.record(access_log::AccessEntry {
-                at: 10_000 + i,
-                actor_kind: access_log::ActorKind::Staff,
-                actor_id: "u1".into(),
-                actor_name: "officer".into(),
-                action: "view".into(),
-                purpose: "case_processing".into(),
-                reference: None,
-                subject_pid: Some(79_085_000_000 + (i % 7)),
-                outcome: "found".into(),
-                request_id: None,
-            })
-            .await
-        }));
-    }
-    for h in handles {
-        h.await.unwrap().unwrap();
-    }
-    assert_eq!(access_log::count(&db).await.unwrap(), total);
-    let indexed = || async {
-        let n: i64 = on_read!(&db, c => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit.access_log").fetch_one(c).await
-        })
-        .unwrap();
-        n
+    let Some(dir) = journal_dir(&db) else { return };
+    // A process that journaled 50 entries and died before its ingester ran.
+    let mut journal = match access_log::journal::Journal::open(&dir, 0).unwrap() {
+        access_log::journal::Opened::Journal(j) => j,
+        access_log::journal::Opened::Busy => panic!("journal busy"),
     };
-    // The merge runs within a second of the threshold.
-    let mut merged = indexed().await;
-    for _ in 0..40 {
-        if merged >= access_log::MERGE_ROWS as i64 {
+    let entries: Vec<_> = (0..50).map(|i| access_entry(i, 79_085_000_000)).collect();
+    let durable = journal.append(entries.iter()).unwrap();
+    drop(journal);
+    // …and was writing the header of one more when it died.
+    let segment = access_log::journal::segment_path(&dir, durable.segment);
+    let mut torn = std::fs::read(&segment).unwrap();
+    let end = durable.len as usize;
+    torn[end..end + 6].copy_from_slice(&[7, 0, 0, 0, 1, 2]);
+    std::fs::write(&segment, torn).unwrap();
+
+    let log = access_log::AccessLog::start(db.db.clone());
+    assert_eq!(log.count().await.unwrap(), 50);
+    record_concurrently(&log, 50..60).await;
+    assert_eq!(log.count().await.unwrap(), 60);
+    drop(log);
+    journal_released(&dir).await;
+    // The restarted log finds its records already copied and does not copy them again.
+    let log = access_log::AccessLog::start(db.db.clone());
+    record_concurrently(&log, 60..61).await;
+    assert_eq!(log.count().await.unwrap(), 61);
+    let theirs = log.by_subject(79_085_000_000, 1000).await.unwrap();
+    assert_eq!(theirs.len(), 50);
+    // Copied segments are removed; the one being written stays.
+    drop(log);
+    journal_released(&dir).await;
+    assert!(access_log::journal::segments(&dir).unwrap().len() <= 2);
+}
+
+/// Many entries in a burst: the ingester copies in batches without waiting to be asked.
+#[tokio::test]
+async fn the_ingester_copies_without_a_reader_asking() {
+    let db = testing::fresh().await.unwrap();
+    if journal_dir(&db).is_none() {
+        return;
+    }
+    let log = access_log::AccessLog::start(db.db.clone());
+    let total = access_log::INGEST_AT as i64 + 100;
+    record_concurrently(&log, 0..total).await;
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = access_log::stored_count(&db).await.unwrap();
+        if stored == total {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        merged = indexed().await;
+        tokio::time::sleep(access_log::INGEST_EVERY / 5).await;
     }
-    assert!(
-        merged >= access_log::MERGE_ROWS as i64,
-        "only {merged} entries merged"
-    );
-    assert_eq!(
-        access_log::count(&db).await.unwrap(),
-        total,
-        "nothing lost or doubled"
-    );
-    let one = access_log::by_subject(&db, 79_085_000_000, 10_000)
-        .await
-        .unwrap();
-    assert_eq!(one.len() as i64, (total + 6) / 7);
+    assert_eq!(stored, total, "copied within a few intervals");
+}
+
+/// When another process holds the journal, entries go straight into the database.
+#[tokio::test]
+async fn a_held_journal_falls_back_to_direct_writes() {
+    let db = testing::fresh().await.unwrap();
+    let Some(dir) = journal_dir(&db) else { return };
+    let _other = access_log::journal::Journal::open(&dir, 0).unwrap();
+    let log = access_log::AccessLog::start(db.db.clone());
+    record_concurrently(&log, 0..20).await;
+    assert_eq!(access_log::stored_count(&db).await.unwrap(), 20);
 }
 
 /// A missing access-log file (archived or lost) gets its schema back on the next start.
@@ -500,5 +535,5 @@ async fn a_missing_audit_file_is_recreated_at_start() {
     })
     .await
     .unwrap();
-    assert_eq!(access_log::count(&reopened).await.unwrap(), 1);
+    assert_eq!(log.count().await.unwrap(), 1);
 }

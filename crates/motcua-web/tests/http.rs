@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use motcua_db::access_log::{self, AccessRecord};
+use motcua_db::access_log::{AccessLog, AccessRecord};
 use motcua_db::testing::{self, TestDb};
 use motcua_db::{on_read, sqlx};
 use motcua_identity::clients::{self, IssuedClient};
@@ -39,6 +39,7 @@ const OFFICER: (&str, &str, &str) = ("officer", "Cán bộ Phạm Thu Hà", "off
 struct App {
     base: String,
     db: TestDb,
+    access_log: AccessLog,
     /// Scope `registry.verify` only.
     verifier: IssuedClient,
     /// Scopes `registry.verify` and `registry.lookup`.
@@ -113,10 +114,12 @@ async fn spawn_app() -> App {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let access_log = state.access_log.clone();
     tokio::spawn(motcua_web::serve(listener, state));
     App {
         base: format!("http://{addr}"),
         db,
+        access_log,
         verifier,
         reader,
     }
@@ -260,7 +263,7 @@ async fn assert_invalid(resp: reqwest::Response, field: &str) {
 }
 
 async fn accesses(app: &App, pid: i64) -> Vec<AccessRecord> {
-    access_log::by_subject(&app.db, pid, 100).await.unwrap()
+    app.access_log.by_subject(pid, 100).await.unwrap()
 }
 
 // ---------------------------------------------------------------------------------------

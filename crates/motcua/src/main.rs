@@ -9,6 +9,11 @@ mod setup;
 
 use clap::Parser;
 
+/// glibc's allocator spent 40% of a bulk import coalescing freed chunks (`malloc_consolidate`)
+/// and about 8% of a verification request in malloc and free (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()

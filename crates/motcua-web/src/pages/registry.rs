@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use motcua_db::access_log::{self, AccessEntry, ActorKind};
+use motcua_db::access_log::{AccessEntry, ActorKind};
 use motcua_domain::{Pid, ethnicity};
 use motcua_identity::sessions::Session;
 use motcua_registry::admin_units::province_names;
@@ -557,7 +557,9 @@ async fn citizen_page(
             .rev()
             .map(|e| (local_time(e.occurred_at), e.event_type, e.actor, e.reason))
             .collect();
-    let accesses = access_log::by_subject(&state.db, pid.as_i64(), 20)
+    let accesses = state
+        .access_log
+        .by_subject(pid.as_i64(), 20)
         .await?
         .into_iter()
         .map(|a| {

@@ -1,0 +1,272 @@
+//! Copies journal records into the database, off the request path.
+//!
+//! The ingester wakes every [`INGEST_EVERY`], when [`INGEST_AT`] records are waiting, or when a
+//! reader asks for a flush. Each batch is inserted together with this node's position in
+//! `access_journal`, in one transaction, so after a crash ingestion resumes exactly after the
+//! last committed record: nothing lost, nothing twice. A segment is deleted only after the
+//! commit covering its last record.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::AccessEntry;
+use super::journal::{self, Durable, Record};
+use crate::DbResult;
+
+/// How long records may wait in the journal before they are copied.
+pub const INGEST_EVERY: Duration = Duration::from_millis(500);
+/// …or how many, whichever comes first.
+pub const INGEST_AT: u64 = 8_192;
+/// Records per transaction: each commit is synced, so fewer, larger ones leave the disk to
+/// the journal's syncs.
+const BATCH: usize = 16_384;
+
+/// State shared by the journal writer, the ingester and readers waiting for a flush.
+pub struct Shared {
+    state: Mutex<State>,
+    cond: Condvar,
+    /// The last sequence number committed to the database.
+    pub ingested: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    durable: Durable,
+    wake: bool,
+    stop: bool,
+}
+
+impl Shared {
+    pub fn new(durable: Durable, ingested: u64) -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                durable,
+                ..State::default()
+            }),
+            cond: Condvar::new(),
+            ingested: tokio::sync::watch::Sender::new(ingested),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves plain numbers behind; they stay usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a newly synced end of the journal; wakes the ingester when much is waiting.
+    pub fn durable(&self, durable: Durable) {
+        let waiting = durable.seq.saturating_sub(*self.ingested.borrow());
+        self.lock().durable = durable;
+        if waiting >= INGEST_AT {
+            self.cond.notify_one();
+        }
+    }
+
+    /// Asks the ingester to copy everything now; returns the sequence number to wait for.
+    pub fn wake(&self) -> u64 {
+        let mut state = self.lock();
+        state.wake = true;
+        let target = state.durable.seq;
+        drop(state);
+        self.cond.notify_one();
+        target
+    }
+
+    /// The writer has stopped: ingest what is left and end.
+    pub fn stop(&self) {
+        self.lock().stop = true;
+        self.cond.notify_one();
+    }
+
+    fn wait(&self, ingested: u64) -> (Durable, bool) {
+        let mut state = self.lock();
+        let due = |s: &State| s.wake || s.stop || s.durable.seq >= ingested + INGEST_AT;
+        if !due(&state) {
+            state = match self.cond.wait_timeout(state, INGEST_EVERY) {
+                Ok((s, _)) => s,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        state.wake = false;
+        (state.durable, state.stop)
+    }
+}
+
+/// Where the ingester writes: the access log's own SQLite file, through a direct connection
+/// whose commits are synced (segments are deleted after them).
+pub struct Sink(pub rusqlite::Connection);
+
+impl Sink {
+    /// This node's committed position.
+    pub fn ingested(&self, node: &str) -> DbResult<u64> {
+        use rusqlite::OptionalExtension;
+        let seq: Option<i64> = self
+            .0
+            .query_row(
+                "SELECT ingested_seq FROM access_journal WHERE node_id = ?1",
+                [node],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(seq.map_or(0, |s| s.max(0) as u64))
+    }
+
+    fn store(&mut self, node: &str, records: &[Record]) -> DbResult<()> {
+        let Some(last) = records.iter().map(|r| r.seq).max() else {
+            return Ok(());
+        };
+        // In citizen order, so the citizen index is written page after page.
+        let mut entries: Vec<&AccessEntry> = records.iter().map(|r| &r.entry).collect();
+        entries.sort_by_key(|e| (e.subject_pid, e.at));
+        let last = i64::try_from(last).unwrap_or(i64::MAX);
+        let now = crate::clock::now_us();
+        let tx = self
+            .0
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO access_log (at, actor_kind, actor_id, actor_name, action, purpose,
+                                         reference, subject_pid, outcome, request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for e in &entries {
+                insert.execute(rusqlite::params![
+                    e.at,
+                    e.actor_kind.as_str(),
+                    e.actor_id,
+                    e.actor_name,
+                    e.action,
+                    e.purpose,
+                    e.reference,
+                    e.subject_pid,
+                    e.outcome,
+                    e.request_id
+                ])?;
+            }
+            tx.execute(
+                "INSERT INTO access_journal (node_id, ingested_seq, updated_at)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (node_id) DO UPDATE
+                 SET ingested_seq = excluded.ingested_seq, updated_at = excluded.updated_at",
+                rusqlite::params![node, last, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// The ingester's place in the journal.
+struct Cursor {
+    segment: u64,
+    offset: u64,
+}
+
+pub struct Ingester {
+    pub dir: PathBuf,
+    pub node: String,
+    pub sink: Sink,
+    pub shared: Arc<Shared>,
+}
+
+impl Ingester {
+    /// Runs until the writer stops and everything it wrote is in the database.
+    pub fn run(mut self) {
+        let mut ingested = *self.shared.ingested.borrow();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let (durable, stop) = self.shared.wait(ingested);
+            let mut failed = false;
+            while ingested < durable.seq {
+                match self.step(&mut cursor, durable, &mut ingested) {
+                    Ok(true) => {
+                        self.shared.ingested.send_replace(ingested);
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "copying the access-log journal failed; will retry");
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if stop && (failed || ingested >= durable.seq) {
+                // Whatever is left stays in the journal for the next start.
+                break;
+            }
+            if failed {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Copies one batch; false when there was nothing to copy.
+    fn step(
+        &mut self,
+        cursor: &mut Option<Cursor>,
+        durable: Durable,
+        ingested: &mut u64,
+    ) -> std::io::Result<bool> {
+        let here = match cursor {
+            Some(c) => c,
+            None => match journal::segments(&self.dir)?.first() {
+                Some(&segment) => cursor.insert(Cursor { segment, offset: 0 }),
+                None => return Ok(false),
+            },
+        };
+        let path = journal::segment_path(&self.dir, here.segment);
+        let current = here.segment == durable.segment;
+        let until = current.then_some(durable.len);
+        let read = journal::read_range(&path, here.offset, until, BATCH)?;
+        let moved = read.end > here.offset;
+        let fresh: Vec<Record> = read
+            .records
+            .into_iter()
+            .filter(|r| r.seq > *ingested)
+            .collect();
+        if let Some(last) = fresh.iter().map(|r| r.seq).max() {
+            self.sink
+                .store(&self.node, &fresh)
+                .map_err(std::io::Error::other)?;
+            *ingested = last;
+        }
+        here.offset = read.end;
+        if current {
+            if read.damaged {
+                return Err(std::io::Error::other(format!(
+                    "damaged record in {} at byte {}",
+                    path.display(),
+                    read.end
+                )));
+            }
+            return Ok(moved);
+        }
+        // A segment older than the one being written is closed: once read to its end it is
+        // done.
+        if !(read.finished || read.damaged) {
+            return Ok(moved);
+        }
+        self.finish_segment(&path, read.damaged)?;
+        let next = journal::segments(&self.dir)?
+            .into_iter()
+            .find(|&s| s > here.segment);
+        *cursor = next.map(|segment| Cursor { segment, offset: 0 });
+        Ok(true)
+    }
+
+    /// A closed segment whose records are all committed is removed. One with a damaged record
+    /// is kept under another name: usually the tail of a write cut short by a crash (never
+    /// acknowledged), but the operator must rule out damage to acknowledged records.
+    fn finish_segment(&self, path: &Path, damaged: bool) -> std::io::Result<()> {
+        if damaged {
+            tracing::warn!(
+                file = %path.display(),
+                "access-log journal segment ends in a damaged record; kept aside as .damaged"
+            );
+            std::fs::rename(path, path.with_extension("damaged"))
+        } else {
+            std::fs::remove_file(path)
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The personal-data access log: every read of a citizen's data by staff or an agency system
+//! (who, when, purpose, which citizen, outcome). Decree 13/2023/NĐ-CP requires processing logs;
+//! the citizen-facing page lists them by PID through `access_log_by_subject`.
+//!
+//! Every entry is durable before the request that caused it is answered, and costs the request
+//! little: on the embedded database the entry goes to an append-only journal
+//! (`journal.rs`) with group commit, one `fdatasync` for every request that arrived meanwhile,
+//! and a background ingester (`ingest.rs`) copies the journal into `access_log` in large
+//! batches. Readers go through [`AccessLog`], which first waits until everything recorded so
+//! far is in the database, so a citizen's list of accesses is never behind her own requests.
+//! On PostgreSQL, or when another process holds the journal, a group-commit writer inserts
+//! entries directly.
+
+mod ingest;
+pub mod journal;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{Db, DbError, DbResult, Tx, on_read};
+
+pub use ingest::{INGEST_AT, INGEST_EVERY};
+
+const MAX_BATCH: usize = 512;
+/// Page cache of the ingester's connection.
+const INGEST_CACHE_KIB: i64 = 64 * 1024;
+/// How long a reader waits for the ingester before reporting the log as unavailable.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    Staff,
+    Client,
+    Citizen,
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActorKind::Staff => "staff",
+            ActorKind::Client => "client",
+            ActorKind::Citizen => "citizen",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessEntry {
+    pub at: i64,
+    pub actor_kind: ActorKind,
+    pub actor_id: String,
+    pub actor_name: String,
+    /// `view`, `verify`, `lookup`, `search`, `export`…
+    pub action: String,
+    pub purpose: String,
+    pub reference: Option<String>,
+    pub subject_pid: Option<i64>,
+    /// `match`, `no_match`, `found`, `not_found`, `denied`…
+    pub outcome: String,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AccessRecord {
+    pub id: i64,
+    pub at: i64,
+    pub actor_kind: String,
+    pub actor_id: String,
+    pub actor_name: String,
+    pub action: String,
+    pub purpose: String,
+    pub reference: Option<String>,
+    pub subject_pid: Option<i64>,
+    pub outcome: String,
+    pub request_id: Option<String>,
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+/// Handle to the access log: records entries and reads them back. Cheap to clone; the writer
+/// stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct AccessLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    sender: Sender,
+    journal: Option<Arc<ingest::Shared>>,
+}
+
+enum Sender {
+    /// To the journal writer thread (a standard channel: the thread blocks on it).
+    Journal(std::sync::mpsc::Sender<(AccessEntry, Ack)>),
+    /// To the direct group-commit writer task.
+    Direct(mpsc::Sender<(AccessEntry, Ack)>),
+}
+
+/// The journal directory of an embedded database: `motcua.sqlite3` → `motcua.access-journal`.
+pub fn journal_dir_for(sqlite: &Path) -> PathBuf {
+    sqlite.with_extension("access-journal")
+}
+
+impl AccessLog {
+    /// Starts the writer on the current Tokio runtime. On SQLite entries are journaled beside
+    /// the database file; on PostgreSQL they are inserted directly.
+    pub fn start(db: Db) -> AccessLog {
+        if let Some(dir) = db.sqlite_path().map(journal_dir_for) {
+            match start_journal(&db, &dir) {
+                Ok(Some(log)) => return log,
+                Ok(None) => tracing::info!(
+                    dir = %dir.display(),
+                    "another process holds the access-log journal; writing entries directly"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    dir = %dir.display(),
+                    "cannot open the access-log journal; writing entries directly"
+                ),
+            }
+        }
+        let (sender, receiver) = mpsc::channel(8192);
+        tokio::spawn(direct_writer(db.clone(), receiver));
+        AccessLog {
+            inner: Arc::new(Inner {
+                db,
+                sender: Sender::Direct(sender),
+                journal: None,
+            }),
+        }
+    }
+
+    /// Records `entry` and returns once it is durable.
+    pub async fn record(&self, entry: AccessEntry) -> DbResult<()> {
+        let (ack, done) = oneshot::channel();
+        let sent = match &self.inner.sender {
+            Sender::Journal(s) => s.send((entry, ack)).is_ok(),
+            Sender::Direct(s) => s.send((entry, ack)).await.is_ok(),
+        };
+        if !sent {
+            return Err(DbError::Conflict(
+                "the access-log writer has stopped".into(),
+            ));
+        }
+        match done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(DbError::Conflict(format!("access log write failed: {e}"))),
+            Err(_) => Err(DbError::Conflict(
+                "the access-log writer has stopped".into(),
+            )),
+        }
+    }
+
+    /// Waits until every entry recorded so far is in the database.
+    pub async fn flush(&self) -> DbResult<()> {
+        let Some(shared) = &self.inner.journal else {
+            return Ok(()); // Direct entries are in the database once recorded.
+        };
+        let target = shared.wake();
+        let mut ingested = shared.ingested.subscribe();
+        match tokio::time::timeout(FLUSH_TIMEOUT, ingested.wait_for(|&s| s >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(DbError::Conflict(
+                "the access log is behind: its journal is not being copied to the database".into(),
+            )),
+        }
+    }
+
+    /// The most recent accesses to one citizen's data, newest first.
+    pub async fn by_subject(&self, pid: i64, limit: i64) -> DbResult<Vec<AccessRecord>> {
+        self.flush().await?;
+        stored_by_subject(&self.inner.db, pid, limit).await
+    }
+
+    /// Total entries, for tests and operators.
+    pub async fn count(&self) -> DbResult<i64> {
+        self.flush().await?;
+        stored_count(&self.inner.db).await
+    }
+}
+
+/// Opens the journal of an embedded database and starts its writer and ingester threads;
+/// `None` when another process holds it.
+fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
+    let Some(conn) = crate::raw::sqlite_audit_writer(db)? else {
+        return Ok(None);
+    };
+    let node = journal::node_id(dir)?;
+    // The ingester deletes journal segments after its commits: those must be on disk.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Entries are indexed by citizen, so a batch touches about one index page per entry; the
+    // pages must stay cached or every insert reads one back from the file.
+    conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB)?;
+    let sink = ingest::Sink(conn);
+    let ingested = sink.ingested(&node)?;
+    let mut journal = match journal::Journal::open(dir, ingested)? {
+        journal::Opened::Journal(j) => j,
+        journal::Opened::Busy => return Ok(None),
+    };
+    let shared = Arc::new(ingest::Shared::new(journal.durable(), ingested));
+    let (sender, receiver) = std::sync::mpsc::channel::<(AccessEntry, Ack)>();
+    let ingester = ingest::Ingester {
+        dir: dir.to_owned(),
+        node,
+        sink,
+        shared: shared.clone(),
+    };
+    std::thread::Builder::new()
+        .name("access-log-ingest".into())
+        .spawn(move || ingester.run())?;
+    let writer_shared = shared.clone();
+    std::thread::Builder::new()
+        .name("access-log".into())
+        .spawn(move || {
+            journal_writer(&mut journal, receiver, &writer_shared);
+            writer_shared.stop();
+        })?;
+    Ok(Some(AccessLog {
+        inner: Arc::new(Inner {
+            db: db.clone(),
+            sender: Sender::Journal(sender),
+            journal: Some(shared),
+        }),
+    }))
+}
+
+/// Group commit into the journal: every entry waiting when the previous sync ended goes into
+/// the next write and sync.
+fn journal_writer(
+    journal: &mut journal::Journal,
+    receiver: std::sync::mpsc::Receiver<(AccessEntry, Ack)>,
+    shared: &ingest::Shared,
+) {
+    let mut batch: Vec<(AccessEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let result = match journal.append(batch.iter().map(|(e, _)| e)) {
+            Ok(durable) => {
+                shared.durable(durable);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = batch.len(), "access-log journal write failed");
+                Err(e.to_string())
+            }
+        };
+        for (_, ack) in batch.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+async fn direct_writer(db: Db, mut receiver: mpsc::Receiver<(AccessEntry, Ack)>) {
+    let mut batch: Vec<(AccessEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let entries: Vec<&AccessEntry> = batch.iter().map(|(e, _)| e).collect();
+        let result = insert_batch(&db, &entries).await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, entries = batch.len(), "access log batch failed");
+        }
+        for (_, ack) in batch.drain(..) {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// Inserts entries in one transaction with multi-row statements.
+pub async fn insert_batch(db: &Db, entries: &[&AccessEntry]) -> DbResult<()> {
+    let mut tx = db.begin().await?;
+    insert_entries(&mut tx, entries).await?;
+    tx.commit().await
+}
+
+async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
+    for chunk in entries.chunks(256) {
+        crate::on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO audit.access_log (at, actor_kind, actor_id, actor_name, action, purpose,
+                                         reference, subject_pid, outcome, request_id) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.at)
+                    .push_bind(e.actor_kind.as_str())
+                    .push_bind(e.actor_id.clone())
+                    .push_bind(e.actor_name.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(e.purpose.clone())
+                    .push_bind(e.reference.clone())
+                    .push_bind(e.subject_pid)
+                    .push_bind(e.outcome.clone())
+                    .push_bind(e.request_id.clone());
+            });
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// The most recent accesses to one citizen's data that are in the database, newest first.
+/// [`AccessLog::by_subject`] also waits for the journal.
+pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRecord>> {
+    let rows: Result<Vec<AccessRecord>, sqlx::Error> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
+                    subject_pid, outcome, request_id
+             FROM audit.access_log WHERE subject_pid = $1
+             ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(pid)
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    });
+    Ok(rows?)
+}
+
+/// Entries in the database.
+pub async fn stored_count(db: &Db) -> DbResult<i64> {
+    let n: Result<i64, sqlx::Error> = on_read!(db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit.access_log")
+        .fetch_one(c)
+        .await
+    });
+    Ok(n?)
+}
