@@ -28,11 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_identity"),
     migration!(3, "0003_registry"),
     migration!(4, "0004_audit"),
-    migration!(6, "0006_access_journal"),
+    migration!(5, "0005_access_journal"),
 ];
 
 /// The migrations that build the access log's SQLite file, replayed when that file is lost.
-const AUDIT_MIGRATIONS: &[&str] = &["0004_audit", "0006_access_journal"];
+const AUDIT_MIGRATIONS: &[&str] = &["0004_audit", "0005_access_journal"];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,
