@@ -1994,6 +1994,8 @@ async fn officers_register_a_birth_and_a_death() {
             ("gender", "F"),
             ("date_of_birth", "2026-11-01"),
             ("registration_province", "1"),
+            ("ethnicity_code", "01"),
+            ("nationality", "VN"),
             ("father_pid", AN),
             ("mother_pid", "001195012346"),
             ("household_id", "1"),
@@ -2066,4 +2068,90 @@ async fn officers_register_a_birth_and_a_death() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn birth_form_records_the_chosen_ethnicity_and_nationality() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, OFFICER).await;
+    let (status, html) = get_page(&b, app.url("/registry/births/new")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The 54 groups, Kinh preselected; Việt Nam by default.
+    let select = html
+        .split("<select id=\"ethnicity_code\"")
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .expect("an ethnicity select");
+    assert_eq!(select.matches("<option").count(), 54);
+    assert!(select.contains("<option value=\"01\" selected>Kinh</option>"));
+    assert!(html.contains("id=\"nationality\" name=\"nationality\""));
+    assert!(html.contains("value=\"VN\""));
+    let csrf = csrf_field(&html);
+    let form = |ethnicity: &'static str, nationality: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("full_name", "Thạch Thị Sa Rinh".to_owned()),
+            ("gender", "F".to_owned()),
+            ("date_of_birth", "2026-11-18".to_owned()),
+            ("registration_province", "1".to_owned()),
+            ("ethnicity_code", ethnicity.to_owned()),
+            ("nationality", nationality.to_owned()),
+            ("reason", "GCS-2026-207".to_owned()),
+        ]
+    };
+    let before = motcua_registry::citizens::count(&app.db).await.unwrap();
+
+    // Values outside the lists are refused, each named, the choices kept; nothing is stored.
+    for (ethnicity, nationality) in [("55", "Việt Nam"), ("kinh", "vn"), ("", "")] {
+        let resp = b
+            .post(app.url("/registry/births"))
+            .form(&form(ethnicity, nationality))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ethnicity:?}"
+        );
+        let html = resp.text().await.unwrap();
+        for field in ["ethnicity_code", "nationality"] {
+            assert!(
+                html.contains(&format!("href=\"#{field}\"")),
+                "{field} not named for {ethnicity:?}/{nationality:?}"
+            );
+        }
+        assert!(html.contains(&format!("value=\"{nationality}\"")));
+    }
+    assert_eq!(
+        motcua_registry::citizens::count(&app.db).await.unwrap(),
+        before
+    );
+
+    // Khmer, Lao nationality.
+    let resp = b
+        .post(app.url("/registry/births"))
+        .form(&form("05", "LA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let html = resp.text().await.unwrap();
+    let marker = "id=\"new-pid\">";
+    let start = html.find(marker).unwrap() + marker.len();
+    let pid = motcua_domain::Pid::parse(&html[start..start + 12]).unwrap();
+    let child = motcua_registry::citizens::get(&app.db, pid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(child.ethnicity_code, Some(5));
+    assert_eq!(child.nationality, "LA");
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen", &pid.to_string())
+        .await
+        .unwrap();
+    assert!(
+        events[0].payload.contains("\"LA\""),
+        "{}",
+        events[0].payload
+    );
 }
