@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { BASE_URL, OFFICER, url } from '../lib/config.mjs';
+import { ADMIN, BASE_URL, OFFICER, url } from '../lib/config.mjs';
 import { launchBrowser, withPage } from '../lib/browser.mjs';
 import { assertAccessible } from '../lib/axe.mjs';
 import { assertPageBasics, firstRedirect, login, logout, pathOf, submitLogin } from '../lib/pages.mjs';
@@ -246,4 +246,33 @@ browserTest('officer registers a birth and the child gets a new PID', async (pag
   const pid = (await page.locator('#new-pid').textContent({ timeout: 10_000 }))?.trim() ?? '';
   assert.match(pid, /^001326\d{6}$/, `unexpected PID "${pid}" at ${page.url()}`);
   await assertAccessible(page, 'birth confirmation');
+});
+
+browserTest('admin creates an officer account on the staff accounts page', async (page) => {
+  await login(page, ADMIN);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/admin/staff'),
+    page.locator('main a[href="/admin/staff"]').first().click(),
+  ]);
+  await assertPageBasics(page, 'vi');
+  await assertAccessible(page, 'staff accounts page');
+
+  // The demo data directory is reused between runs: a fresh username each time.
+  const username = `e2e.${Date.now().toString(36)}`;
+  const form = page.locator('form[action="/admin/staff"]');
+  await form.locator('#username').fill(username);
+  await form.locator('#display_name').fill('Cán bộ thử nghiệm');
+  await form.locator('#role').selectOption('officer');
+  await form.locator('#password').fill('e2e-officer-password');
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/admin/staff' && u.searchParams.get('created') === username),
+    form.locator('button[type="submit"]').click(),
+  ]);
+  const row = page.locator('#accounts tr', { has: page.locator(`code:text-is("${username}")`) });
+  assert.equal(await row.count(), 1, `no row for the new account ${username} at ${page.url()}`);
+  assert.ok(
+    await page.locator('.notice[role="status"]').isVisible(),
+    `the new account is not confirmed at ${page.url()}`,
+  );
+  await assertAccessible(page, 'staff accounts page after creating an account');
 });

@@ -9,6 +9,9 @@ use std::sync::LazyLock;
 
 use crate::fold::fold;
 
+/// The code of the Kinh, the majority group.
+pub const KINH: u8 = 1;
+
 /// One of the 54 ethnic groups.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ethnicity {
@@ -123,7 +126,7 @@ mod tests {
     #[test]
     fn official_codes_at_known_positions() {
         let name = |code| ethnicity(code).map(|e| e.name);
-        assert_eq!(name(1), Some("Kinh"));
+        assert_eq!(name(KINH), Some("Kinh"));
         assert_eq!(name(2), Some("Tày"));
         assert_eq!(name(4), Some("Hoa"));
         assert_eq!(name(5), Some("Khmer"));

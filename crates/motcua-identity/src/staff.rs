@@ -1,4 +1,5 @@
-//! Staff accounts: administrators and officers.
+//! Staff accounts: administrators and officers. Administrators create, disable and enable
+//! accounts; a disabled account cannot sign in and its sessions end at once.
 
 use motcua_db::events::{self, NewEvent};
 use motcua_db::{Db, on_read, on_tx};
@@ -44,6 +45,17 @@ pub struct StaffUser {
     pub role: Role,
 }
 
+/// A staff account as administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffAccount {
+    #[serde(flatten)]
+    pub user: StaffUser,
+    pub created_at: i64,
+    /// Locked for a while after too many failed sign-ins.
+    pub locked: bool,
+    pub disabled: bool,
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     id: String,
@@ -54,6 +66,7 @@ struct Row {
     failed_logins: i32,
     locked_until: Option<i64>,
     disabled_at: Option<i64>,
+    created_at: i64,
 }
 
 impl Row {
@@ -68,7 +81,7 @@ impl Row {
 }
 
 const SELECT: &str = "SELECT id, username, display_name, role, password_hash, failed_logins,
-    locked_until, disabled_at FROM staff_users";
+    locked_until, disabled_at, created_at FROM staff_users";
 
 fn check_username(u: &str) -> Result<()> {
     let ok_chars = u
@@ -83,6 +96,27 @@ fn check_username(u: &str) -> Result<()> {
     Ok(())
 }
 
+fn check_display_name(name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid("display_name", "must be 1–100 characters"));
+    }
+    Ok(())
+}
+
+/// Every problem with the fields of a new account (username, display name, password policy),
+/// so a form can name them all at once; empty when [`create`] would accept them.
+pub fn check_new_account(username: &str, display_name: &str, password: &str) -> Vec<IdentityError> {
+    [
+        check_username(username),
+        check_display_name(display_name),
+        PasswordService::check_policy(password, username),
+    ]
+    .into_iter()
+    .filter_map(std::result::Result::err)
+    .collect()
+}
+
 /// Creates a staff account. `actor` is who creates it (for the event log).
 pub async fn create(
     db: &Db,
@@ -93,12 +127,13 @@ pub async fn create(
     password: &str,
     actor: &str,
 ) -> Result<StaffUser> {
-    check_username(username)?;
-    let display_name = display_name.trim();
-    if display_name.is_empty() || display_name.chars().count() > 100 {
-        return Err(invalid("display_name", "must be 1–100 characters"));
+    if let Some(e) = check_new_account(username, display_name, password)
+        .into_iter()
+        .next()
+    {
+        return Err(e);
     }
-    PasswordService::check_policy(password, username)?;
+    let display_name = display_name.trim();
     let hash = passwords.hash(password).await?;
     let id = motcua_db::new_id();
     let now = motcua_db::clock::now_us();
@@ -240,10 +275,191 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Option<StaffUser>> {
     find_row(db, username).await?.map(|r| r.user()).transpose()
 }
 
-pub async fn list(db: &Db) -> Result<Vec<StaffUser>> {
+/// Every account, by username; `now` decides which are locked.
+pub async fn list(db: &Db, now: i64) -> Result<Vec<StaffAccount>> {
     let sql = format!("{SELECT} ORDER BY username");
     let rows: Vec<Row> = on_read!(db, c => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(c).await
     })?;
-    rows.iter().map(|r| r.user()).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(StaffAccount {
+                user: r.user()?,
+                created_at: r.created_at,
+                locked: r.locked_until.is_some_and(|t| t > now),
+                disabled: r.disabled_at.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Disables account `id`: it can no longer sign in and its sessions end now. `by` may not
+/// disable their own account, so an administrator cannot lock themselves out by mistake.
+/// [`IdentityError::NotFound`] when there is no such enabled account.
+pub async fn disable(db: &Db, id: &str, by: &StaffUser) -> Result<()> {
+    if id == by.id {
+        return Err(IdentityError::Conflict(
+            "id: an administrator cannot disable their own account".into(),
+        ));
+    }
+    set_disabled(db, id, true, by).await
+}
+
+/// Enables a disabled account again; it signs in with its existing password.
+/// [`IdentityError::NotFound`] when there is no such disabled account.
+pub async fn enable(db: &Db, id: &str, by: &StaffUser) -> Result<()> {
+    set_disabled(db, id, false, by).await
+}
+
+async fn set_disabled(db: &Db, id: &str, disabled: bool, by: &StaffUser) -> Result<()> {
+    let now = motcua_db::clock::now_us();
+    // The condition on the current state makes a repeated or concurrent request a no-op
+    // without an event, instead of a second event for a change that did not happen.
+    let sql = if disabled {
+        "UPDATE staff_users SET disabled_at = $1, updated_at = $1
+         WHERE id = $2 AND disabled_at IS NULL RETURNING username"
+    } else {
+        "UPDATE staff_users SET disabled_at = NULL, updated_at = $1
+         WHERE id = $2 AND disabled_at IS NOT NULL RETURNING username"
+    };
+    let mut tx = db.begin().await?;
+    let username: Option<String> = on_tx!(&mut tx, c => {
+        sqlx::query_scalar(sql).bind(now).bind(id).fetch_optional(&mut *c).await
+    })?;
+    let Some(username) = username else {
+        return Err(IdentityError::NotFound);
+    };
+    if disabled {
+        on_tx!(&mut tx, c => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+    }
+    let (event_type, reason) = if disabled {
+        ("staff_user.disabled", "account disabled")
+    } else {
+        ("staff_user.enabled", "account enabled")
+    };
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: "staff_user",
+            aggregate_id: id,
+            event_type,
+            actor: &format!("staff:{}", by.username),
+            reason,
+            payload: json!({ "username": username }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::password::ArgonParams;
+    use crate::sessions;
+
+    fn fields(errors: &[IdentityError]) -> Vec<&'static str> {
+        errors
+            .iter()
+            .filter_map(|e| match e {
+                IdentityError::Invalid { field, .. } => Some(*field),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_account_is_checked_field_by_field() {
+        assert!(check_new_account("ha.nguyen", "Nguyễn Thu Hà", "a long passphrase").is_empty());
+        let errors = check_new_account("Hà", " ", "short");
+        assert_eq!(fields(&errors), ["username", "display_name", "password"]);
+        let errors = check_new_account("ha.nguyen-2026", "Hà", "HA.NGUYEN-2026");
+        assert_eq!(fields(&errors), ["password"]);
+    }
+
+    #[tokio::test]
+    async fn disabling_ends_sessions_and_is_refused_for_oneself() {
+        let db = motcua_db::testing::fresh().await.unwrap();
+        let passwords = PasswordService::new(ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let admin = create(
+            &db,
+            &passwords,
+            "admin",
+            "Quản trị",
+            Role::Admin,
+            "admin-password-1",
+            "test",
+        )
+        .await
+        .unwrap();
+        let officer = create(
+            &db,
+            &passwords,
+            "officer",
+            "Cán bộ",
+            Role::Officer,
+            "officer-password-1",
+            "test",
+        )
+        .await
+        .unwrap();
+        let now = motcua_db::clock::now_us();
+        let (token, _) = sessions::create(&db, &officer, now).await.unwrap();
+
+        assert!(matches!(
+            disable(&db, &admin.id, &admin).await,
+            Err(IdentityError::Conflict(_))
+        ));
+        disable(&db, &officer.id, &admin).await.unwrap();
+        assert!(matches!(
+            disable(&db, &officer.id, &admin).await,
+            Err(IdentityError::NotFound)
+        ));
+        assert!(sessions::get(&db, &token, now).await.unwrap().is_none());
+        let login = authenticate(&db, &passwords, "officer", "officer-password-1", now)
+            .await
+            .unwrap();
+        assert_eq!(login, Err(LoginFailure::Disabled));
+        let accounts = list(&db, now).await.unwrap();
+        assert_eq!(
+            accounts
+                .iter()
+                .map(|a| (a.user.username.as_str(), a.disabled))
+                .collect::<Vec<_>>(),
+            [("admin", false), ("officer", true)]
+        );
+
+        enable(&db, &officer.id, &admin).await.unwrap();
+        let login = authenticate(&db, &passwords, "officer", "officer-password-1", now)
+            .await
+            .unwrap();
+        assert_eq!(login.map(|u| u.id), Ok(officer.id.clone()));
+        let history = motcua_db::events::for_aggregate(&db, "staff_user", &officer.id)
+            .await
+            .unwrap();
+        let kinds: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "staff_user.created",
+                "staff_user.disabled",
+                "staff_user.enabled",
+                "staff_user.logged_in"
+            ]
+        );
+        assert_eq!(history[1].actor, "staff:admin");
+    }
 }

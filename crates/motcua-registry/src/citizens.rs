@@ -102,6 +102,8 @@ pub(crate) fn record_payload(r: &CitizenRecord) -> serde_json::Value {
         "birth_province": r.birth_province,
         "residence_province": r.residence_province,
         "household_id": r.household_id,
+        "ethnicity_code": r.ethnicity_code,
+        "nationality": r.nationality,
         "father_pid": r.father_pid.map(|p| p.to_string()),
         "mother_pid": r.mother_pid.map(|p| p.to_string()),
     })

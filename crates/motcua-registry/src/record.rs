@@ -38,6 +38,9 @@ pub const COLUMNS: &[&str] = &[
 ];
 pub const REQUIRED_COLUMNS: usize = 6;
 
+/// The nationality recorded when none is given: Việt Nam.
+pub const DEFAULT_NATIONALITY: &str = "VN";
+
 /// A validated citizen, ready to store. `province_code` is the province of permanent
 /// residence (pre-2025 code); the birth-registration province is the PID's first three digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +113,44 @@ fn text_field(
             errors.push(FieldError::new(field, e.code(), e.to_string()));
             None
         }
+    }
+}
+
+fn unknown_ethnicity(v: &str) -> FieldError {
+    FieldError::new(
+        "ethnicity_code",
+        "ethnicity.unknown",
+        format!("{v:?} is not one of the 54 ethnic-group codes (01–54)"),
+    )
+}
+
+/// An ethnic-group code: one of the 54 (1–54).
+pub fn check_ethnicity_code(code: u8) -> Result<(), FieldError> {
+    match ethnicity::ethnicity(code) {
+        Some(_) => Ok(()),
+        None => Err(unknown_ethnicity(&format!("{code:02}"))),
+    }
+}
+
+/// An ethnic-group code as written in a CSV or a form: "01"–"54" (the leading zero is optional).
+pub fn parse_ethnicity_code(v: &str) -> Result<u8, FieldError> {
+    v.parse::<u8>()
+        .ok()
+        .filter(|c| check_ethnicity_code(*c).is_ok())
+        .ok_or_else(|| unknown_ethnicity(v))
+}
+
+/// A nationality: a two-letter ISO 3166 country code in capitals, such as VN. Only the shape
+/// is checked; there is no country table.
+pub fn check_nationality(v: &str) -> Result<(), FieldError> {
+    if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "nationality",
+            "nationality.invalid",
+            format!("{v:?} is not a two-letter ISO 3166 country code such as VN"),
+        ))
     }
 }
 
@@ -252,23 +293,8 @@ pub fn validate_columns<'a>(
         "hometown_province",
         values[const { column("hometown_province") }],
     );
-    let ethnicity_code = opt(values[const { column("ethnicity_code") }]).and_then(|v| {
-        match v
-            .parse::<u8>()
-            .ok()
-            .filter(|c| ethnicity::ethnicity(*c).is_some())
-        {
-            Some(c) => Some(c),
-            None => {
-                errors.push(FieldError::new(
-                    "ethnicity_code",
-                    "ethnicity.unknown",
-                    format!("{v:?} is not one of the 54 ethnic-group codes (01–54)"),
-                ));
-                None
-            }
-        }
-    });
+    let ethnicity_code = opt(values[const { column("ethnicity_code") }])
+        .and_then(|v| parse_ethnicity_code(v).map_err(|e| errors.push(e)).ok());
     let religion = text_field(
         &mut errors,
         "religion",
@@ -276,16 +302,14 @@ pub fn validate_columns<'a>(
         MAX_RELIGION_CHARS,
     );
     let nationality = match opt(values[const { column("nationality") }]) {
-        None => "VN".to_owned(),
-        Some(v) if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) => v.to_owned(),
-        Some(v) => {
-            errors.push(FieldError::new(
-                "nationality",
-                "nationality.invalid",
-                format!("{v:?} is not a two-letter ISO 3166 country code such as VN"),
-            ));
-            "VN".to_owned()
-        }
+        None => DEFAULT_NATIONALITY.to_owned(),
+        Some(v) => match check_nationality(v) {
+            Ok(()) => v.to_owned(),
+            Err(e) => {
+                errors.push(e);
+                DEFAULT_NATIONALITY.to_owned()
+            }
+        },
     };
     let father_pid = pid_field(
         &mut errors,

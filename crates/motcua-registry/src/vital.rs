@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::citizens::{self, Change, append};
 use crate::error::{FieldError, RegistryError, Result};
-use crate::record::CitizenRecord;
+use crate::record::{self, CitizenRecord, DEFAULT_NATIONALITY};
 
 /// What a birth registration states about the child.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,7 +23,9 @@ pub struct BirthRegistration {
     pub registration_province: u16,
     pub father_pid: Option<Pid>,
     pub mother_pid: Option<Pid>,
+    /// One of the 54 ethnic-group codes; `None` leaves it unrecorded.
     pub ethnicity_code: Option<u8>,
+    /// Two-letter ISO 3166 code; `None` is [`DEFAULT_NATIONALITY`].
     pub nationality: Option<String>,
     /// Join this household as a child of its head (usually the mother's or father's).
     pub household_id: Option<i64>,
@@ -59,6 +61,13 @@ pub async fn register_birth(
             "province.unknown",
             "is not a province code",
         ));
+    }
+    // The same rules as an imported record, so a birth stores nothing an import would refuse.
+    if let Some(Err(e)) = b.ethnicity_code.map(record::check_ethnicity_code) {
+        errors.push(e);
+    }
+    if let Some(Err(e)) = b.nationality.as_deref().map(record::check_nationality) {
+        errors.push(e);
     }
     let mut residence = None;
     for (field, parent) in [("father_pid", b.father_pid), ("mother_pid", b.mother_pid)] {
@@ -106,7 +115,10 @@ pub async fn register_birth(
             hometown_province: None,
             ethnicity_code: b.ethnicity_code,
             religion: None,
-            nationality: b.nationality.clone().unwrap_or_else(|| "VN".into()),
+            nationality: b
+                .nationality
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NATIONALITY.into()),
             father_pid: b.father_pid,
             mother_pid: b.mother_pid,
             spouse_pid: None,

@@ -388,6 +388,73 @@ async fn birth_issues_a_structured_pid_and_death_closes_the_record() {
 }
 
 #[tokio::test]
+async fn birth_records_the_stated_ethnicity_and_nationality() {
+    let db = testing::fresh().await.unwrap();
+    let b = vital::BirthRegistration {
+        full_name: "Thạch Thị Sa Rinh".into(),
+        gender: Gender::Female,
+        date_of_birth: NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(),
+        registration_province: 94,
+        father_pid: None,
+        mother_pid: None,
+        ethnicity_code: Some(5),
+        nationality: Some("LA".into()),
+        household_id: None,
+    };
+    let mut tx = db.begin().await.unwrap();
+    let pid = vital::register_birth(&mut tx, &b, today(), &ch("staff:officer", "GCS-7", 1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let child = citizens::get(&db, pid).await.unwrap().unwrap();
+    assert_eq!(child.ethnicity_code, Some(5), "Khmer");
+    assert_eq!(child.nationality, "LA");
+
+    // An unknown group and a nationality that is not an upper-case ISO code are refused
+    // together, naming both fields; nothing is stored.
+    let bad = vital::BirthRegistration {
+        ethnicity_code: Some(55),
+        nationality: Some("vn".into()),
+        ..b.clone()
+    };
+    let mut tx = db.begin().await.unwrap();
+    let err = vital::register_birth(&mut tx, &bad, today(), &ch("staff:officer", "GCS-8", 2))
+        .await
+        .unwrap_err();
+    drop(tx);
+    let fields: Vec<String> = match err {
+        motcua_registry::RegistryError::Invalid(errs) => {
+            errs.into_iter().map(|e| e.field).collect()
+        }
+        other => panic!("{other}"),
+    };
+    assert_eq!(fields, ["ethnicity_code", "nationality"]);
+    assert_eq!(citizens::count(&db).await.unwrap(), 1);
+
+    // Without either, the child is Vietnamese and the group is left unrecorded.
+    let unstated = vital::BirthRegistration {
+        ethnicity_code: None,
+        nationality: None,
+        ..b
+    };
+    let mut tx = db.begin().await.unwrap();
+    let pid = vital::register_birth(
+        &mut tx,
+        &unstated,
+        today(),
+        &ch("staff:officer", "GCS-9", 3),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let child = citizens::get(&db, pid).await.unwrap().unwrap();
+    assert_eq!(
+        (child.ethnicity_code, child.nationality.as_str()),
+        (None, "VN")
+    );
+}
+
+#[tokio::test]
 async fn quality_checks_find_duplicates_gaps_and_inconsistent_pids() {
     let db = testing::fresh().await.unwrap();
     let csv = format!(

@@ -209,6 +209,10 @@ async fn get_page(b: &reqwest::Client, url: String) -> (StatusCode, String) {
     (status, resp.text().await.unwrap())
 }
 
+async fn post_form(b: &reqwest::Client, url: String, form: &[(&str, &str)]) -> reqwest::Response {
+    b.post(url).form(form).send().await.unwrap()
+}
+
 fn api() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -1073,6 +1077,7 @@ async fn anonymous_visitors_are_sent_to_login() {
         "/registry/households/1?purpose=verification",
         "/registry/quality",
         "/admin/clients",
+        "/admin/staff",
         "/",
     ] {
         let resp = b.get(app.url(path)).send().await.unwrap();
@@ -1678,6 +1683,265 @@ async fn staff_passwords_are_stored_as_argon2id() {
 }
 
 #[tokio::test]
+async fn officers_cannot_administer_staff_accounts() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, OFFICER).await;
+    let (status, html) = get_page(&b, app.url("/admin/staff")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!html.contains("action=\"/admin/staff"));
+    let (_, home) = get_page(&b, app.url("/staff")).await;
+    assert!(!home.contains("href=\"/admin/staff\""));
+    let csrf = csrf_field(&home);
+    let resp = post_form(
+        &b,
+        app.url("/admin/staff"),
+        &[
+            ("csrf", &csrf),
+            ("username", "len.lut"),
+            ("display_name", "Lén lút"),
+            ("role", "admin"),
+            ("password", "a long enough passphrase"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let admin = staff::by_username(&app.db, ADMIN.0).await.unwrap().unwrap();
+    for action in ["disable", "enable"] {
+        let resp = post_form(
+            &b,
+            app.url(&format!("/admin/staff/{}/{action}", admin.id)),
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{action}");
+    }
+    let accounts = staff::list(&app.db, 0).await.unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert!(accounts.iter().all(|a| !a.disabled));
+}
+
+#[tokio::test]
+async fn admin_lists_and_creates_staff_accounts() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, ADMIN).await;
+    let (_, home) = get_page(&b, app.url("/staff")).await;
+    assert!(home.contains("href=\"/admin/staff\""));
+    let (status, html) = get_page(&b, app.url("/admin/staff")).await;
+    assert_eq!(status, StatusCode::OK);
+    for (username, name, role) in [
+        (ADMIN.0, ADMIN.1, "Quản trị viên"),
+        (OFFICER.0, OFFICER.1, "Cán bộ"),
+    ] {
+        let row = html
+            .split("<tr>")
+            .find(|r| r.contains(&format!("<code>{username}</code>")))
+            .expect("a row per account");
+        assert!(row.contains(name), "{row}");
+        assert!(row.contains(&format!("<td>{role}</td>")), "{row}");
+        assert!(row.contains("Đang hoạt động"), "{row}");
+    }
+    let csrf = csrf_field(&html);
+    let url = app.url("/admin/staff");
+    let good = [
+        ("username", "lan.tran"),
+        ("display_name", "Trần Thị Lan"),
+        ("role", "officer"),
+        ("password", "lan-password-2026"),
+    ];
+    let form_with = |field: &str, value: &'static str| {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend(
+            good.iter()
+                .map(|&(k, v)| (k, if k == field { value } else { v })),
+        );
+        form
+    };
+
+    // Without the form token.
+    let mut forged = form_with("", "");
+    forged[0] = ("csrf", "forged");
+    let resp = post_form(&b, url.clone(), &forged).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    // Every bad field is named at once; what was typed is kept, except the password.
+    let resp = post_form(
+        &b,
+        url.clone(),
+        &[
+            ("csrf", &csrf),
+            ("username", "Lan Trần"),
+            ("display_name", " "),
+            ("role", "superuser"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-summary\""));
+    for field in ["username", "display_name", "role", "password"] {
+        assert!(
+            html.contains(&format!("href=\"#{field}\"")),
+            "{field} not named"
+        );
+    }
+    assert!(html.contains("value=\"Lan Trần\""));
+    assert!(
+        !html.contains("value=\"short\""),
+        "the password is not echoed"
+    );
+
+    // A weak password alone: too short, or the username itself.
+    let long_name = [
+        ("csrf", csrf.as_str()),
+        ("username", "tran.thi.lan.hcm"),
+        ("display_name", "Trần Thị Lan"),
+        ("role", "officer"),
+        ("password", "TRAN.THI.LAN.HCM"),
+    ];
+    for form in [form_with("password", "short-pw"), long_name.to_vec()] {
+        let resp = post_form(&b, url.clone(), &form).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("href=\"#password\""), "{form:?}");
+        assert!(!html.contains("href=\"#username\""), "{form:?}");
+    }
+    // A role that does not exist.
+    let resp = post_form(&b, url.clone(), &form_with("role", "root")).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("href=\"#role\""));
+    assert!(!html.contains("href=\"#password\""));
+    assert_eq!(
+        staff::list(&app.db, 0).await.unwrap().len(),
+        2,
+        "nothing stored"
+    );
+
+    // A good account: back to the list, which confirms it.
+    let resp = post_form(&b, url.clone(), &form_with("", "")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/admin/staff?created=lan.tran");
+    let (status, html) = get_page(&b, app.url(location(&resp))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("role=\"status\""));
+    assert!(html.contains("<code>lan.tran</code>") && html.contains("Trần Thị Lan"));
+    let (_, html) = get_page(&b, app.url("/admin/staff?created=nobody")).await;
+    assert!(
+        !html.contains("role=\"status\""),
+        "only existing accounts are confirmed"
+    );
+    let lan = staff::by_username(&app.db, "lan.tran")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lan.role, Role::Officer);
+    let events = motcua_db::events::for_aggregate(&app.db, "staff_user", &lan.id)
+        .await
+        .unwrap();
+    assert_eq!(events[0].event_type, "staff_user.created");
+    assert_eq!(events[0].actor, format!("staff:{}", ADMIN.0));
+    assert!(!events[0].payload.contains("lan-password-2026"));
+    signed_in(&app, ("lan.tran", "Trần Thị Lan", "lan-password-2026")).await;
+
+    // The same username again.
+    let resp = post_form(&b, url.clone(), &form_with("display_name", "Trần Văn Lân")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-summary\""));
+    assert!(html.contains("href=\"#username\""));
+    assert_eq!(staff::list(&app.db, 0).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn admin_disables_and_enables_staff_accounts() {
+    let app = spawn_app().await;
+    let officer_browser = signed_in(&app, OFFICER).await;
+    let b = signed_in(&app, ADMIN).await;
+    let admin = staff::by_username(&app.db, ADMIN.0).await.unwrap().unwrap();
+    let officer = staff::by_username(&app.db, OFFICER.0)
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, html) = get_page(&b, app.url("/admin/staff")).await;
+    let csrf = csrf_field(&html);
+    let path = |id: &str, action: &str| app.url(&format!("/admin/staff/{id}/{action}"));
+    assert!(html.contains(&format!("action=\"/admin/staff/{}/disable\"", officer.id)));
+    assert!(
+        !html.contains(&format!("action=\"/admin/staff/{}/disable\"", admin.id)),
+        "no button to disable oneself"
+    );
+
+    // Disabling oneself is refused even when posted directly.
+    let resp = post_form(&b, path(&admin.id, "disable"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("class=\"error-summary\""));
+    assert!(html.contains("href=\"#accounts\""));
+    let (status, _) = get_page(&b, app.url("/admin/staff")).await;
+    assert_eq!(status, StatusCode::OK, "still signed in");
+
+    // A forged form token changes nothing.
+    let resp = post_form(&b, path(&officer.id, "disable"), &[("csrf", "forged")]).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get_page(&officer_browser, app.url("/staff")).await.0,
+        StatusCode::OK
+    );
+
+    // Disabling ends the officer's session and refuses their sign-in.
+    let resp = post_form(&b, path(&officer.id, "disable"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/admin/staff");
+    let resp = officer_browser.get(app.url("/staff")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login");
+    let resp = post_login(&app, &browser(), OFFICER.0, OFFICER.2).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (_, html) = get_page(&b, app.url("/admin/staff")).await;
+    assert!(html.contains("Đã vô hiệu hóa"));
+    assert!(html.contains(&format!("action=\"/admin/staff/{}/enable\"", officer.id)));
+    // A second request is a no-op.
+    let resp = post_form(&b, path(&officer.id, "disable"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    // Enabled again, the account signs in with its password; the old session stays ended.
+    let resp = post_form(&b, path(&officer.id, "enable"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        officer_browser
+            .get(app.url("/staff"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    signed_in(&app, OFFICER).await;
+
+    let events = motcua_db::events::for_aggregate(&app.db, "staff_user", &officer.id)
+        .await
+        .unwrap();
+    let changes: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event_type.as_str(),
+                "staff_user.disabled" | "staff_user.enabled"
+            )
+        })
+        .map(|e| (e.event_type.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("staff_user.disabled", "staff:admin"),
+            ("staff_user.enabled", "staff:admin")
+        ]
+    );
+}
+
+#[tokio::test]
 async fn officers_register_a_birth_and_a_death() {
     let app = spawn_app().await;
     let b = signed_in(&app, OFFICER).await;
@@ -1733,6 +1997,8 @@ async fn officers_register_a_birth_and_a_death() {
             ("gender", "F"),
             ("date_of_birth", "2026-11-01"),
             ("registration_province", "1"),
+            ("ethnicity_code", "01"),
+            ("nationality", "VN"),
             ("father_pid", AN),
             ("mother_pid", "001195012346"),
             ("household_id", "1"),
@@ -1805,4 +2071,90 @@ async fn officers_register_a_birth_and_a_death() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn birth_form_records_the_chosen_ethnicity_and_nationality() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, OFFICER).await;
+    let (status, html) = get_page(&b, app.url("/registry/births/new")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The 54 groups, Kinh preselected; Việt Nam by default.
+    let select = html
+        .split("<select id=\"ethnicity_code\"")
+        .nth(1)
+        .and_then(|s| s.split("</select>").next())
+        .expect("an ethnicity select");
+    assert_eq!(select.matches("<option").count(), 54);
+    assert!(select.contains("<option value=\"01\" selected>Kinh</option>"));
+    assert!(html.contains("id=\"nationality\" name=\"nationality\""));
+    assert!(html.contains("value=\"VN\""));
+    let csrf = csrf_field(&html);
+    let form = |ethnicity: &'static str, nationality: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("full_name", "Thạch Thị Sa Rinh".to_owned()),
+            ("gender", "F".to_owned()),
+            ("date_of_birth", "2026-11-18".to_owned()),
+            ("registration_province", "1".to_owned()),
+            ("ethnicity_code", ethnicity.to_owned()),
+            ("nationality", nationality.to_owned()),
+            ("reason", "GCS-2026-207".to_owned()),
+        ]
+    };
+    let before = motcua_registry::citizens::count(&app.db).await.unwrap();
+
+    // Values outside the lists are refused, each named, the choices kept; nothing is stored.
+    for (ethnicity, nationality) in [("55", "Việt Nam"), ("kinh", "vn"), ("", "")] {
+        let resp = b
+            .post(app.url("/registry/births"))
+            .form(&form(ethnicity, nationality))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ethnicity:?}"
+        );
+        let html = resp.text().await.unwrap();
+        for field in ["ethnicity_code", "nationality"] {
+            assert!(
+                html.contains(&format!("href=\"#{field}\"")),
+                "{field} not named for {ethnicity:?}/{nationality:?}"
+            );
+        }
+        assert!(html.contains(&format!("value=\"{nationality}\"")));
+    }
+    assert_eq!(
+        motcua_registry::citizens::count(&app.db).await.unwrap(),
+        before
+    );
+
+    // Khmer, Lao nationality.
+    let resp = b
+        .post(app.url("/registry/births"))
+        .form(&form("05", "LA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let html = resp.text().await.unwrap();
+    let marker = "id=\"new-pid\">";
+    let start = html.find(marker).unwrap() + marker.len();
+    let pid = motcua_domain::Pid::parse(&html[start..start + 12]).unwrap();
+    let child = motcua_registry::citizens::get(&app.db, pid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(child.ethnicity_code, Some(5));
+    assert_eq!(child.nationality, "LA");
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen", &pid.to_string())
+        .await
+        .unwrap();
+    assert!(
+        events[0].payload.contains("\"LA\""),
+        "{}",
+        events[0].payload
+    );
 }

@@ -1,4 +1,6 @@
-//! Administration pages: agency API clients.
+//! Administration pages: agency API clients here, staff accounts in [`staff`].
+
+pub mod staff;
 
 use askama::Template;
 use axum::Form;

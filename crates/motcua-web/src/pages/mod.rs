@@ -38,6 +38,18 @@ pub fn routes() -> Router<AppState> {
             get(admin::clients).post(admin::create_client),
         )
         .route("/admin/clients/{id}/disable", post(admin::disable_client))
+        .route(
+            "/admin/staff",
+            get(admin::staff::accounts).post(admin::staff::create_account),
+        )
+        .route(
+            "/admin/staff/{id}/disable",
+            post(admin::staff::disable_account),
+        )
+        .route(
+            "/admin/staff/{id}/enable",
+            post(admin::staff::enable_account),
+        )
         .route("/static/app.css", get(stylesheet))
 }
 

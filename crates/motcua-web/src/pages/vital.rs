@@ -7,9 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use motcua_domain::{Gender, Pid};
+use motcua_domain::{Gender, Pid, ethnicity};
 use motcua_identity::token::constant_time_eq;
 use motcua_registry::citizens::Change;
+use motcua_registry::record::{self, DEFAULT_NATIONALITY};
 use motcua_registry::vital::{self, BirthRegistration};
 use motcua_registry::{FieldError, RegistryError};
 use serde::Deserialize;
@@ -47,6 +48,10 @@ pub struct BirthForm {
     #[serde(default)]
     registration_province: String,
     #[serde(default)]
+    ethnicity_code: String,
+    #[serde(default)]
+    nationality: String,
+    #[serde(default)]
     father_pid: String,
     #[serde(default)]
     mother_pid: String,
@@ -63,6 +68,7 @@ struct BirthPage {
     errors: Vec<(String, String)>,
     f: BirthForm,
     provinces: Vec<(String, String, bool)>,
+    ethnicities: Vec<(String, &'static str, bool)>,
 }
 
 #[derive(Template)]
@@ -84,6 +90,11 @@ fn birth_page(
         .iter()
         .map(|p| (p.code.to_string(), p.name.to_owned(), p.code == chosen))
         .collect();
+    let chosen: u8 = f.ethnicity_code.trim().parse().unwrap_or(ethnicity::KINH);
+    let ethnicities = ethnicity::ethnicities()
+        .iter()
+        .map(|e| (format!("{:02}", e.code), e.name, e.code == chosen))
+        .collect();
     render(
         status,
         &BirthPage {
@@ -91,12 +102,18 @@ fn birth_page(
             errors,
             f,
             provinces,
+            ethnicities,
         },
     )
 }
 
 pub async fn birth_form(Staff(ctx, _): Staff) -> Response {
-    birth_page(&ctx, StatusCode::OK, BirthForm::default(), Vec::new())
+    let f = BirthForm {
+        ethnicity_code: format!("{:02}", ethnicity::KINH),
+        nationality: DEFAULT_NATIONALITY.to_owned(),
+        ..BirthForm::default()
+    };
+    birth_page(&ctx, StatusCode::OK, f, Vec::new())
 }
 
 fn required(ctx: &Ctx, errors: &mut Vec<FieldError>, field: &str, value: &str) {
@@ -170,6 +187,25 @@ pub async fn register_birth(
             ))
         })
         .ok();
+    // Both are chosen on the form (Kinh and VN preselected), so an empty value is an omission
+    // rather than "unknown".
+    required(&ctx, &mut errors, "ethnicity_code", &f.ethnicity_code);
+    let ethnicity_code = Some(f.ethnicity_code.trim())
+        .filter(|v| !v.is_empty())
+        .and_then(|v| {
+            record::parse_ethnicity_code(v)
+                .map_err(|e| errors.push(e))
+                .ok()
+        });
+    required(&ctx, &mut errors, "nationality", &f.nationality);
+    let nationality = Some(f.nationality.trim())
+        .filter(|v| !v.is_empty())
+        .and_then(|v| {
+            record::check_nationality(v)
+                .map(|()| v.to_owned())
+                .map_err(|e| errors.push(e))
+                .ok()
+        });
     let father_pid = optional_pid(&mut errors, "father_pid", &f.father_pid);
     let mother_pid = optional_pid(&mut errors, "mother_pid", &f.mother_pid);
     let household_id = match f.household_id.trim() {
@@ -198,8 +234,8 @@ pub async fn register_birth(
         registration_province,
         father_pid,
         mother_pid,
-        ethnicity_code: None,
-        nationality: None,
+        ethnicity_code,
+        nationality,
         household_id,
     };
     let actor = format!("staff:{}", s.user.username);
