@@ -105,7 +105,7 @@ PY
 python3 - "$DIR/motcua.audit.sqlite3" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-n = sum(c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("access_log", "access_log_recent"))
+n = c.execute("SELECT COUNT(*) FROM access_log").fetchone()[0]
 print(f"access-log entries recorded during the run: {n}")
 PY
 if [ -n "${BENCH_PG_URL:-}" ]; then

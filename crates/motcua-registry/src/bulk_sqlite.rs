@@ -145,11 +145,11 @@ fn store(
             inserted.push(n == 1);
         }
     }
-    let stored: Vec<CitizenRecord> = rows
+    let stored: Vec<&CitizenRecord> = rows
         .iter()
         .zip(&inserted)
         .filter(|(_, ok)| **ok)
-        .map(|(r, _)| r.clone())
+        .map(|(r, _)| r)
         .collect();
     {
         let sql = format!(
@@ -157,12 +157,11 @@ fn store(
              VALUES (?1, ?2, ?3, ?4, ?5, ?5){HOUSEHOLD_CONFLICT}"
         );
         let mut stmt = tx.prepare(&sql).map_err(db_err)?;
-        for (id, head, province, address) in household_rows(&stored) {
+        for (id, head, province, address) in household_rows(stored.iter().copied()) {
             stmt.execute(params![id, head, province, address, now])
                 .map_err(db_err)?;
         }
     }
-    let refs: Vec<&CitizenRecord> = stored.iter().collect();
-    motcua_db::raw::append_event(tx, &batch_event(import_id, actor, lines, &refs, now))?;
+    motcua_db::raw::append_event(tx, &batch_event(import_id, actor, lines, &stored, now))?;
     Ok(inserted)
 }

@@ -177,7 +177,9 @@ pub(crate) async fn insert_rows(
 /// relation is `head`.
 /// The households the rows belong to, once each: (id, head PID, province, address). The head
 /// is the member whose relation is `head`.
-pub(crate) fn household_rows(rows: &[CitizenRecord]) -> Vec<(i64, Option<i64>, i32, String)> {
+pub(crate) fn household_rows<'a>(
+    rows: impl IntoIterator<Item = &'a CitizenRecord>,
+) -> Vec<(i64, Option<i64>, i32, String)> {
     use motcua_domain::generator::Relation;
     let mut index = std::collections::HashMap::new();
     let mut households: Vec<(i64, Option<i64>, i32, String)> = Vec::new();

@@ -46,8 +46,13 @@ impl Default for WebConfig {
 
 /// Shared state of every handler. Nothing here must be shared between nodes: sessions, jobs
 /// and logs live in the database; the caches are per node and short-lived.
+///
+/// Cloned for every middleware layer and extractor of every request, so it is one pointer.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`], reached through `Deref`.
+pub struct Shared {
     pub db: Db,
     pub passwords: PasswordService,
     pub clients: ClientCache,
@@ -60,7 +65,7 @@ pub struct AppState {
 impl AppState {
     /// Builds the state; starts the access-log writer on the current runtime.
     pub fn new(db: Db, config: WebConfig) -> Result<AppState, motcua_identity::IdentityError> {
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             passwords: PasswordService::new(config.argon)?,
             clients: ClientCache::default(),
             access_log: AccessLog::start(db.clone()),
@@ -71,7 +76,14 @@ impl AppState {
             )),
             config: Arc::new(config),
             db,
-        })
+        })))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
@@ -84,11 +96,18 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until Ctrl-C / SIGTERM.
+/// Before returning, the access log is copied into the database, so a stopped node leaves
+/// nothing waiting in its journal.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let access_log = state.access_log.clone();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+    if let Err(e) = access_log.flush().await {
+        tracing::warn!(error = %e, "the access log was not fully copied before stopping; the next start copies the rest");
+    }
+    served
 }
 
 async fn shutdown_signal() {

@@ -13,28 +13,44 @@ struct Histogram {
     sum: f64,
 }
 
+/// One route's counters: requests by method and status (a handful per route), and latency.
+#[derive(Default)]
+struct RouteStats {
+    requests: Vec<(String, u16, u64)>,
+    latency: Histogram,
+}
+
+/// Observed on every request, so one lock and no allocation once a route has been seen.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    durations: Mutex<BTreeMap<String, Histogram>>,
+    routes: Mutex<BTreeMap<String, RouteStats>>,
 }
 
 impl Metrics {
     /// Records one finished request. `route` is the matched route template, never the raw
     /// path, so PIDs do not end up in metric labels.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
+        let Ok(mut routes) = self.routes.lock() else {
+            return;
+        };
+        let stats = match routes.get_mut(route) {
+            Some(stats) => stats,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        match stats
+            .requests
+            .iter_mut()
+            .find(|(m, s, _)| m == method && *s == status)
+        {
+            Some((_, _, n)) => *n += 1,
+            None => stats.requests.push((method.to_owned(), status, 1)),
         }
-        if let Ok(mut d) = self.durations.lock() {
-            let h = d.entry(route.to_owned()).or_default();
-            h.count += 1;
-            h.sum += seconds;
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if seconds <= *b {
-                    h.counts[i] += 1;
-                }
+        let h = &mut stats.latency;
+        h.count += 1;
+        h.sum += seconds;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                h.counts[i] += 1;
             }
         }
     }
@@ -47,8 +63,13 @@ impl Metrics {
             "# HELP motcua_http_requests_total HTTP requests by route and status."
         );
         let _ = writeln!(out, "# TYPE motcua_http_requests_total counter");
-        if let Ok(m) = self.requests.lock() {
-            for ((method, route, status), n) in m.iter() {
+        let Ok(routes) = self.routes.lock() else {
+            return out;
+        };
+        for (route, stats) in routes.iter() {
+            let mut requests: Vec<_> = stats.requests.iter().collect();
+            requests.sort();
+            for (method, status, n) in requests {
                 let _ = writeln!(
                     out,
                     "motcua_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
@@ -60,8 +81,9 @@ impl Metrics {
             "# HELP motcua_http_request_duration_seconds Request latency by route."
         );
         let _ = writeln!(out, "# TYPE motcua_http_request_duration_seconds histogram");
-        if let Ok(d) = self.durations.lock() {
-            for (route, h) in d.iter() {
+        {
+            for (route, stats) in routes.iter() {
+                let h = &stats.latency;
                 for (i, b) in BUCKETS.iter().enumerate() {
                     let _ = writeln!(
                         out,

@@ -15,7 +15,7 @@ use super::journal::{self, Durable, Record};
 use crate::DbResult;
 
 /// How long records may wait in the journal before they are copied.
-pub const INGEST_EVERY: Duration = Duration::from_millis(500);
+pub const INGEST_EVERY: Duration = Duration::from_secs(1);
 /// …or how many, whichever comes first.
 pub const INGEST_AT: u64 = 8_192;
 /// Records per transaction: each commit is synced, so fewer, larger ones leave the disk to

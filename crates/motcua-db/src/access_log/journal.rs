@@ -165,7 +165,10 @@ impl Journal {
         let path = spare_path(&self.dir);
         let spawned = std::thread::Builder::new()
             .name("access-log-spare".into())
-            .spawn(move || zero_filled(&path).map(drop));
+            .spawn(move || {
+                super::yield_to_requests();
+                zero_filled(&path).map(drop)
+            });
         match spawned {
             Ok(handle) => self.spare = Some(handle),
             Err(e) => tracing::warn!(error = %e, "cannot start preparing a spare segment"),
