@@ -175,6 +175,27 @@ impl Ingester {
     pub fn run(mut self) {
         let mut ingested = *self.shared.ingested.borrow();
         let mut cursor: Option<Cursor> = None;
+        // Segments closed by earlier runs: copy whatever of them is missing, then remove them,
+        // even if no new entry arrives.
+        let durable = self.shared.lock().durable;
+        loop {
+            if cursor
+                .as_ref()
+                .is_some_and(|c| c.segment == durable.segment)
+            {
+                break;
+            }
+            match self.step(&mut cursor, durable, &mut ingested) {
+                Ok(true) => {
+                    self.shared.ingested.send_replace(ingested);
+                }
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "copying earlier access-log journal segments failed");
+                    break;
+                }
+            }
+        }
         loop {
             let (durable, stop) = self.shared.wait(ingested);
             let mut failed = false;

@@ -29,10 +29,10 @@ const HEADER: usize = 16;
 /// The size of a segment; the ingester deletes closed segments once everything in them is in
 /// the database.
 pub const SEGMENT_BYTES: u64 = 4 << 20;
-/// How much the ingester reads at a time.
-const READ_WINDOW: u64 = 2 << 20;
+/// How much the ingester reads at a time (more than the largest record).
+const READ_WINDOW: u64 = 256 << 10;
 /// A record body is an entry of a few hundred bytes; anything larger is damage.
-const MAX_BODY: usize = 1 << 20;
+const MAX_BODY: usize = 64 << 10;
 
 /// The exclusive writer of one journal directory.
 pub struct Journal {
@@ -188,7 +188,7 @@ fn zero_filled(path: &Path) -> std::io::Result<File> {
         .read(true)
         .write(true)
         .open(path)?;
-    let zeros = vec![0u8; 1 << 20];
+    let zeros = vec![0u8; 64 << 10];
     let mut left = SEGMENT_BYTES;
     while left > 0 {
         let n = left.min(zeros.len() as u64);
