@@ -480,6 +480,23 @@ async fn quality_checks_find_duplicates_gaps_and_inconsistent_pids() {
         .await
         .unwrap();
     assert_eq!(w[0].pid_text(), "001090000002");
+
+    // The page's cache serves one computation until it is older than the allowed age.
+    let cache = quality::ReportCache::default();
+    let hour = std::time::Duration::from_secs(3600);
+    let first = cache.get(&db, hour).await.unwrap();
+    assert_eq!(first.total, 3);
+    let added = import_str(
+        &db,
+        &format!("{HEADER}001185000003,Lê Thị Cúc,F,1985-02-02,001,3,head,001,01\n"),
+    )
+    .await;
+    assert!(added.is_complete(), "{:?}", added.errors);
+    let cached = cache.get(&db, hour).await.unwrap();
+    assert_eq!((cached.total, cached.computed_at), (3, first.computed_at));
+    let recomputed = cache.get(&db, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(recomputed.total, 4);
+    assert!(recomputed.computed_at > first.computed_at);
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ pub struct Shared {
     pub passwords: PasswordService,
     pub clients: ClientCache,
     pub access_log: AccessLog,
+    pub quality_reports: motcua_registry::quality::ReportCache,
     pub metrics: Arc<metrics::Metrics>,
     pub login_limiter: Arc<middleware::RateLimiter>,
     pub config: Arc<WebConfig>,
@@ -69,6 +70,7 @@ impl AppState {
             passwords: PasswordService::new(config.argon)?,
             clients: ClientCache::default(),
             access_log: AccessLog::start(db.clone()),
+            quality_reports: Default::default(),
             metrics: Arc::new(metrics::Metrics::default()),
             login_limiter: Arc::new(middleware::RateLimiter::new(
                 config.login_attempts_per_minute,

@@ -1428,6 +1428,10 @@ async fn quality_report_lists_the_four_checks() {
     let b = signed_in(&app, OFFICER).await;
     let (status, html) = get_page(&b, app.url("/registry/quality")).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Số liệu tính lúc"),
+        "the page says when it counted"
+    );
     let checks = [
         "suspected_duplicates",
         "missing_fields",
