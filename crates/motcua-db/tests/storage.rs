@@ -457,6 +457,13 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
 
     let log = access_log::AccessLog::start(db.db.clone());
     assert_eq!(log.count().await.unwrap(), 50);
+    // The segment with the torn record is kept aside for the operator, not deleted.
+    let kept: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|n| n.ends_with(".damaged"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
     record_concurrently(&log, 50..60).await;
     assert_eq!(log.count().await.unwrap(), 60);
     drop(log);

@@ -198,25 +198,35 @@ impl Ingester {
         }
         loop {
             let (durable, stop) = self.shared.wait(ingested);
-            let mut failed = false;
+            let mut stalled = false;
             while ingested < durable.seq {
                 match self.step(&mut cursor, durable, &mut ingested) {
                     Ok(true) => {
                         self.shared.ingested.send_replace(ingested);
                     }
-                    Ok(false) => break,
+                    Ok(false) => {
+                        // Synced records the journal no longer holds (its files were removed
+                        // while the node ran): nothing here can bring them back.
+                        tracing::error!(
+                            copied = ingested,
+                            synced = durable.seq,
+                            "access-log journal records are missing; will look again"
+                        );
+                        stalled = true;
+                        break;
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "copying the access-log journal failed; will retry");
-                        failed = true;
+                        stalled = true;
                         break;
                     }
                 }
             }
-            if stop && (failed || ingested >= durable.seq) {
-                // Whatever is left stays in the journal for the next start.
+            if stop {
+                // Whatever could not be copied stays in the journal for the next start.
                 break;
             }
-            if failed {
+            if stalled {
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
