@@ -25,6 +25,8 @@ use crate::{Db, DbError, DbResult, Tx, on_read};
 pub use ingest::{INGEST_AT, INGEST_EVERY};
 
 const MAX_BATCH: usize = 512;
+/// How long the journal writer lets a group fill after its first entry.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(400);
 /// Page cache of the ingester's connection.
 const INGEST_CACHE_KIB: i64 = 64 * 1024;
 /// How long a reader waits for the ingester before reporting the log as unavailable.
@@ -257,6 +259,9 @@ fn journal_writer(
     let mut batch: Vec<(AccessEntry, Ack)> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = receiver.recv() {
         batch.push(first);
+        // Let the requests being handled now join this group: every write and sync costs the
+        // core far more kernel time than waiting costs the request (BENCHMARKS.md).
+        std::thread::sleep(GATHER);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
                 Ok(item) => batch.push(item),
