@@ -182,8 +182,11 @@ pub enum ClientAuthFailure {
 /// disabling a client takes effect everywhere within [`CACHE_TTL_US`].
 #[derive(Clone, Default)]
 pub struct ClientCache {
-    entries: Arc<RwLock<HashMap<String, (i64, Row)>>>,
+    entries: Arc<RwLock<HashMap<String, Cached>>>,
 }
+
+/// When a client's row was read, and the row (shared, so a hit copies no text).
+type Cached = (i64, Arc<Row>);
 
 pub const CACHE_TTL_US: i64 = 10 * 1_000_000;
 
@@ -218,11 +221,12 @@ impl ClientCache {
                 let Some(row) = row else {
                     return Ok(Err(ClientAuthFailure::Unknown));
                 };
+                let row = Arc::new(row);
                 if let Ok(mut m) = self.entries.write() {
                     if m.len() > 10_000 {
                         m.clear();
                     }
-                    m.insert(client_id.to_owned(), (now, row.clone()));
+                    m.insert(client_id.to_owned(), (now, Arc::clone(&row)));
                 }
                 row
             }

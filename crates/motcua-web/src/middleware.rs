@@ -1,5 +1,5 @@
-//! Middleware: request ids, tracing, timeouts, body limits, security headers, the language
-//! cookie, cross-site request refusal and metrics.
+//! Middleware: one frame around every request (request ids, security headers, the language
+//! cookie, cross-site refusal, problem+json for API errors, metrics), a timeout and a body limit.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,12 +12,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::error::Problem;
@@ -31,50 +26,130 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 pub fn wrap(router: Router<AppState>, state: AppState) -> Router {
-    let security = [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (
-            HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=()",
-        ),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-    ];
-    // The body limit sits inside the security headers so its 413 answers carry them too.
-    let mut router = router
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(middleware::from_fn(refuse_cross_site))
-        .layer(middleware::from_fn(remember_language))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(middleware::from_fn(api_errors_as_problems));
-    for (name, value) in security {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-    router
+    // One layer stack, applied once: every `Router::layer` call boxes each route again, and
+    // each boxing costs a clone and an allocation per request. The body limit sits inside the
+    // frame so its 413 answers carry the headers and, for API callers, problem+json.
+    let stack = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state.clone(), frame))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(REQUEST_ID, NodeRequestIds::new()))
-        .with_state(state)
+        // The timeout needs a response body it can make empty.
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    router.layer(stack).with_state(state)
 }
+
+/// Headers every answer carries unless its handler set them.
+const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
+    (header::CONTENT_SECURITY_POLICY, CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    ),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+];
+
+/// Everything done around every request, in one pass: the request id (the caller's, when it
+/// sends a usable one), the refusal of cross-site form posts, the handler, problem+json for
+/// API errors raised below the handlers, security headers, the language cookie, metrics and
+/// the log line of a failed request.
+async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Both clones share their text (an interned method, an `Arc<str>` route).
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let is_api = req.uri().path().starts_with("/api/");
+    let request_id = match req.headers().get(REQUEST_ID) {
+        Some(given) if usable_request_id(given) => given.clone(),
+        _ => {
+            let id = REQUEST_IDS.next();
+            req.headers_mut().insert(REQUEST_ID, id.clone());
+            id
+        }
+    };
+    let language = chosen_language(req.uri());
+    let resp = match refuse_cross_site(&req, is_api) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    let mut resp = if is_api {
+        api_errors_as_problems(resp)
+    } else {
+        resp
+    };
+    let status = resp.status();
+    let headers = resp.headers_mut();
+    for (name, value) in &SECURITY_HEADERS {
+        if !headers.contains_key(name) {
+            headers.insert(name.clone(), HeaderValue::from_static(value));
+        }
+    }
+    if let Some(lang) = language {
+        let cookie = format!(
+            "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    let route = route.as_ref().map_or("unmatched", |m| m.as_str());
+    if status.is_server_error() {
+        tracing::error!(
+            request_id = request_id.to_str().unwrap_or(""),
+            method = method.as_str(),
+            route,
+            status = status.as_u16(),
+            "request failed"
+        );
+    }
+    headers.insert(REQUEST_ID, request_id);
+    state.metrics.observe(
+        method.as_str(),
+        route,
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// The request's id (given or made by [`frame`]), for records that point back to the request.
+pub struct RequestIdText(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestIdText {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let id = parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
+        Ok(RequestIdText(id.map(str::to_owned)))
+    }
+}
+
+/// A caller's request id is kept when it is short visible ASCII (it ends up in logs).
+fn usable_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+static REQUEST_IDS: std::sync::LazyLock<NodeRequestIds> =
+    std::sync::LazyLock::new(NodeRequestIds::new);
 
 /// Request ids unique across nodes and restarts: a random prefix chosen at start and a
 /// counter. A random UUID per request cost a `getrandom` system call on the hot path.
-#[derive(Clone)]
 struct NodeRequestIds {
-    prefix: std::sync::Arc<str>,
-    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    prefix: String,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl NodeRequestIds {
@@ -83,71 +158,47 @@ impl NodeRequestIds {
         // The last 16 hex digits of a v7 UUID are random (the first 12 are the time).
         let prefix = random.get(16..).unwrap_or(&random).to_owned();
         NodeRequestIds {
-            prefix: prefix.into(),
+            prefix,
             next: Default::default(),
         }
     }
-}
 
-impl MakeRequestId for NodeRequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+    fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+            .unwrap_or_else(|_| HeaderValue::from_static("unnumbered"))
     }
-}
-
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // Both clones share their text (an interned method, an `Arc<str>` route).
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let resp = next.run(req).await;
-    state.metrics.observe(
-        method.as_str(),
-        route.as_ref().map_or("unmatched", |m| m.as_str()),
-        resp.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    resp
 }
 
 /// State-changing requests from another site are refused (CSRF defence in depth, beside the
 /// per-form tokens): browsers send `Sec-Fetch-Site` and `Origin`.
-async fn refuse_cross_site(req: Request, next: Next) -> Response {
+fn refuse_cross_site(req: &Request, is_api: bool) -> Option<Response> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let is_api = req.uri().path().starts_with("/api/");
-    if !safe && !is_api {
-        let h = req.headers();
-        let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let cross_site = matches!(site, Some("cross-site") | Some("same-site"));
-        let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
-        let origin_mismatch = match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
-            (Some("null"), _) => true,
-            (Some(origin), Some(host)) => {
-                origin.split_once("://").map(|(_, rest)| rest) != Some(host)
-            }
-            _ => false,
-        };
-        if cross_site || origin_mismatch {
-            return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
-        }
+    if safe || is_api {
+        return None;
     }
-    next.run(req).await
+    let h = req.headers();
+    let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let cross_site = matches!(site, Some("cross-site") | Some("same-site"));
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_mismatch = match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+        _ => false,
+    };
+    (cross_site || origin_mismatch)
+        .then(|| (StatusCode::FORBIDDEN, "cross-site request refused").into_response())
 }
 
 /// API callers get every error as problem+json, including the ones produced by the router and
-/// by tower layers (wrong method, body too large), which come with a bare body.
-async fn api_errors_as_problems(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
-    let resp = next.run(req).await;
+/// by tower layers (wrong method, body too large, timeout), which come with a bare body.
+fn api_errors_as_problems(resp: Response) -> Response {
     let bare = !resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/problem+json"));
-    if !is_api || !bare {
+    if !bare || resp.status().is_success() {
         return resp;
     }
     let problem = match resp.status() {
@@ -162,6 +213,11 @@ async fn api_errors_as_problems(req: Request, next: Next) -> Response {
             "The request body is too large",
         )
         .detail(format!("the limit is {BODY_LIMIT} bytes")),
+        StatusCode::REQUEST_TIMEOUT => Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "The request took too long",
+        ),
         _ => return resp,
     };
     let allow = resp.headers().get(header::ALLOW).cloned();
@@ -173,24 +229,13 @@ async fn api_errors_as_problems(req: Request, next: Next) -> Response {
 }
 
 /// `?lang=en|vi` on any page sets the `lang` cookie so the next pages keep the choice.
-async fn remember_language(req: Request, next: Next) -> Response {
-    let chosen = req.uri().query().and_then(|q| {
+fn chosen_language(uri: &axum::http::Uri) -> Option<crate::i18n::Lang> {
+    uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == "lang")
             .and_then(|(_, v)| crate::i18n::Lang::parse(v))
-    });
-    let mut resp = next.run(req).await;
-    if let Some(lang) = chosen {
-        let cookie = format!(
-            "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
-            lang.code()
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    resp
+    })
 }
 
 /// A fixed-window limiter keyed by client address (per node; a shared limit belongs in the

@@ -459,6 +459,17 @@ async fn security_headers_and_request_ids() {
             .unwrap();
         assert_eq!(resp.headers()["x-request-id"], "test-trace-7f3a", "{path}");
     }
+    // One that is too long or not plain visible text is replaced by the server's own.
+    for given in ["x".repeat(129), "two words".to_owned()] {
+        let resp = api()
+            .get(app.url("/login"))
+            .header("x-request-id", &given)
+            .send()
+            .await
+            .unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap();
+        assert!(!id.is_empty() && id != given, "{given:?} was kept");
+    }
 }
 
 #[tokio::test]

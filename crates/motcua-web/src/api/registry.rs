@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use motcua_db::access_log::{AccessEntry, ActorKind};
 use motcua_domain::Pid;
@@ -16,14 +15,7 @@ use super::JsonBody;
 use crate::AppState;
 use crate::auth::ApiClientAuth;
 use crate::error::Problem;
-use crate::middleware::REQUEST_ID;
-
-fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
+use crate::middleware::RequestIdText;
 
 fn entry(
     client: &ApiClient,
@@ -50,7 +42,7 @@ fn entry(
 /// `POST /api/v1/registry/verifications` (scope `registry.verify`).
 pub async fn verify(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestIdText(rid): RequestIdText,
     ApiClientAuth(client): ApiClientAuth,
     body: Result<JsonBody<VerificationRequest>, Response>,
 ) -> Result<Response, Problem> {
@@ -66,14 +58,7 @@ pub async fn verify(
     let outcome = if result.matched { "match" } else { "no_match" };
     state
         .access_log
-        .record(entry(
-            &client,
-            "verify",
-            &v.purpose,
-            v.pid,
-            outcome,
-            request_id(&headers),
-        ))
+        .record(entry(&client, "verify", &v.purpose, v.pid, outcome, rid))
         .await?;
     Ok(Json(result).into_response())
 }
@@ -86,7 +71,7 @@ pub struct LookupQuery {
 /// `GET /api/v1/registry/citizens/{pid}?purpose=…` (scope `registry.lookup`).
 pub async fn lookup(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    RequestIdText(rid): RequestIdText,
     ApiClientAuth(client): ApiClientAuth,
     Path(pid): Path<String>,
     Query(q): Query<LookupQuery>,
@@ -112,14 +97,7 @@ pub async fn lookup(
     };
     state
         .access_log
-        .record(entry(
-            &client,
-            "lookup",
-            &purpose,
-            pid,
-            outcome,
-            request_id(&headers),
-        ))
+        .record(entry(&client, "lookup", &purpose, pid, outcome, rid))
         .await?;
     match citizen {
         Some(c) => Ok(Json(c).into_response()),
