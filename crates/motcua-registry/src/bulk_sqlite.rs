@@ -30,7 +30,7 @@ impl RawWriter {
     /// Stores one batch inside the current group, committing the group when it is full.
     pub fn store(
         &mut self,
-        rows: &[CitizenRecord],
+        rows: &[&CitizenRecord],
         import_id: &str,
         actor: &str,
         lines: (u64, u64),
@@ -102,7 +102,7 @@ fn db_err(e: rusqlite::Error) -> RegistryError {
 /// the open transaction. Returns, per row, whether it was inserted.
 fn store(
     tx: &Connection,
-    rows: &[CitizenRecord],
+    rows: &[&CitizenRecord],
     import_id: &str,
     actor: &str,
     lines: (u64, u64),
@@ -149,7 +149,7 @@ fn store(
         .iter()
         .zip(&inserted)
         .filter(|(_, ok)| **ok)
-        .map(|(r, _)| r)
+        .map(|(r, _)| *r)
         .collect();
     {
         let sql = format!(

@@ -370,15 +370,7 @@ pub async fn import<R: Read + Send + 'static>(
                 if pending.len() < SORT_RUN_ROWS {
                     continue;
                 }
-                flush_sorted(
-                    db,
-                    &mut raw,
-                    &import_id,
-                    &opts.actor,
-                    &mut pending,
-                    batch_rows,
-                )
-                .await
+                flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await
             }
             Msg::Batch(batch) => store_batch(db, &mut raw, &import_id, &opts.actor, batch).await,
         };
@@ -396,16 +388,7 @@ pub async fn import<R: Read + Send + 'static>(
         }
     }
     if failure.is_none() && !pending.is_empty() {
-        match flush_sorted(
-            db,
-            &mut raw,
-            &import_id,
-            &opts.actor,
-            &mut pending,
-            batch_rows,
-        )
-        .await
-        {
+        match flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await {
             Ok((imported, dups)) => {
                 report.rows_imported += imported;
                 for d in dups {
@@ -485,33 +468,54 @@ pub(crate) fn batch_event<'a>(
 pub const SORT_RUN_ROWS: usize = 2_000_000;
 
 async fn flush_sorted(
-    db: &Db,
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
     import_id: &str,
     actor: &str,
     pending: &mut Vec<(u64, CitizenRecord)>,
     batch_rows: usize,
 ) -> Result<(u64, Vec<RowError>)> {
-    // Sort keys, not rows: a row is several hundred bytes, and sorting moves each element
-    // dozens of times; here every row moves once, into its batch.
-    let mut order: Vec<(i64, usize)> = pending
-        .iter()
-        .enumerate()
-        .map(|(i, (_, r))| (r.pid.as_i64(), i))
-        .collect();
-    order.sort_unstable();
-    let mut slots: Vec<Option<(u64, CitizenRecord)>> =
-        std::mem::take(pending).into_iter().map(Some).collect();
-    let mut imported = 0;
-    let mut dups = Vec::new();
-    for keys in order.chunks(batch_rows) {
-        let chunk: Vec<(u64, CitizenRecord)> =
-            keys.iter().filter_map(|&(_, i)| slots[i].take()).collect();
-        let (n, d) = store_batch(db, raw, import_id, actor, Batch { rows: chunk }).await?;
-        imported += n;
-        dups.extend(d);
-    }
-    Ok((imported, dups))
+    let Some(mut writer) = raw.take() else {
+        return Err(RegistryError::Io(std::io::Error::other(
+            "a sorted bulk write needs the direct SQLite writer",
+        )));
+    };
+    let rows = std::mem::take(pending);
+    let (id, who) = (import_id.to_owned(), actor.to_owned());
+    // The whole run goes to the blocking thread in one hand-off. Keys are sorted, not rows (a
+    // row is several hundred bytes); each batch is a list of references into the run, so no
+    // row moves, and the run is freed on that thread too.
+    let (writer, result) = tokio::task::spawn_blocking(move || {
+        let mut order: Vec<(i64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (_, r))| (r.pid.as_i64(), i))
+            .collect();
+        order.sort_unstable();
+        let mut imported = 0;
+        let mut dups = Vec::new();
+        for keys in order.chunks(batch_rows) {
+            let batch: Vec<&CitizenRecord> = keys.iter().map(|&(_, i)| &rows[i].1).collect();
+            let lines: Vec<u64> = keys.iter().map(|&(_, i)| rows[i].0).collect();
+            let span = (
+                lines.iter().copied().min().unwrap_or(0),
+                lines.iter().copied().max().unwrap_or(0),
+            );
+            let now = motcua_db::clock::now_us();
+            match writer.store(&batch, &id, &who, span, now) {
+                Ok(flags) => {
+                    let (n, d) = collect_outcome(&lines, batch.iter().copied(), &flags);
+                    imported += n;
+                    dups.extend(d);
+                }
+                Err(e) => return (writer, Err(e)),
+            }
+        }
+        (writer, Ok((imported, dups)))
+    })
+    .await
+    .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+    *raw = Some(writer);
+    result
 }
 
 async fn store_batch(
@@ -534,7 +538,8 @@ async fn store_batch(
         Some(mut writer) => {
             let (id, who) = (import_id.to_owned(), actor.to_owned());
             let (writer, result, rows) = tokio::task::spawn_blocking(move || {
-                let r = writer.store(&rows, &id, &who, span, now);
+                let refs: Vec<&CitizenRecord> = rows.iter().collect();
+                let r = writer.store(&refs, &id, &who, span, now);
                 (writer, r, rows)
             })
             .await
@@ -565,9 +570,9 @@ async fn store_batch(
 }
 
 /// Counts stored rows and reports the others as already registered.
-fn collect_outcome(
+fn collect_outcome<'a>(
     lines: &[u64],
-    rows: &[CitizenRecord],
+    rows: impl IntoIterator<Item = &'a CitizenRecord>,
     inserted: &[bool],
 ) -> (u64, Vec<RowError>) {
     let mut dups = Vec::new();
