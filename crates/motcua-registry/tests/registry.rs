@@ -252,6 +252,64 @@ async fn header_problems_reject_the_file() {
     }
 }
 
+/// Over many batches, reports follow the file: the right line for each bad row, and a repeated
+/// PID blamed on the later line, naming the first.
+#[tokio::test]
+async fn rejections_keep_file_order_across_batches() {
+    let db = testing::fresh().await.unwrap();
+    let mut buf = Vec::new();
+    csv_io::write_generated(&mut buf, 11, 10_000, &mut NoProgress).unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // lines[0] is the header, so data row i is on file line i + 1.
+    let (first_dup, second_dup) = (lines[101].clone(), lines[9_001].clone());
+    lines[4_501] = lines[4_501].replacen(&lines[4_501][..12], "12345", 1);
+    lines.push(first_dup);
+    lines.push(second_dup);
+    let csv = lines.join("\n") + "\n";
+    let r = csv_io::import(
+        &db,
+        std::io::Cursor::new(csv.into_bytes()),
+        today(),
+        &ImportOptions {
+            batch_rows: 500,
+            ..ImportOptions::default()
+        },
+        Box::new(NoProgress),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.rows_read, r.rows_imported, r.rows_rejected),
+        (10_002, 9_999, 3)
+    );
+    let got: Vec<(u64, &str, &str)> = r
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.line,
+                e.errors[0].field.as_str(),
+                e.errors[0].code.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got[0], (4_502, "pid", got[0].2));
+    assert!(got[0].2.starts_with("pid."), "{got:?}");
+    assert_eq!(got[1], (10_002, "pid", "pid.duplicate"));
+    assert_eq!(got[2], (10_003, "pid", "pid.duplicate"));
+    assert!(
+        r.errors[1].errors[0].message.contains("line 102"),
+        "{:?}",
+        r.errors[1]
+    );
+    assert!(
+        r.errors[2].errors[0].message.contains("line 9002"),
+        "{:?}",
+        r.errors[2]
+    );
+}
+
 #[tokio::test]
 async fn generated_population_round_trips_through_csv() {
     let db = testing::fresh().await.unwrap();
