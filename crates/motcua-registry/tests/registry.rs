@@ -27,12 +27,20 @@ async fn import_str(db: &motcua_db::Db, csv: &str) -> csv_io::ImportReport {
 }
 
 async fn import_bytes(db: &motcua_db::Db, bytes: Vec<u8>) -> csv_io::ImportReport {
+    import_batched(db, bytes, 3).await
+}
+
+async fn import_batched(
+    db: &motcua_db::Db,
+    bytes: Vec<u8>,
+    batch_rows: usize,
+) -> csv_io::ImportReport {
     csv_io::import(
         db,
         std::io::Cursor::new(bytes),
         today(),
         &ImportOptions {
-            batch_rows: 3,
+            batch_rows,
             ..ImportOptions::default()
         },
         Box::new(NoProgress),
@@ -267,18 +275,7 @@ async fn rejections_keep_file_order_across_batches() {
     lines.push(first_dup);
     lines.push(second_dup);
     let csv = lines.join("\n") + "\n";
-    let r = csv_io::import(
-        &db,
-        std::io::Cursor::new(csv.into_bytes()),
-        today(),
-        &ImportOptions {
-            batch_rows: 500,
-            ..ImportOptions::default()
-        },
-        Box::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let r = import_batched(&db, csv.into_bytes(), 500).await;
     assert_eq!(
         (r.rows_read, r.rows_imported, r.rows_rejected),
         (10_002, 9_999, 3)
