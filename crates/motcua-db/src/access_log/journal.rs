@@ -166,7 +166,7 @@ impl Journal {
         let spawned = std::thread::Builder::new()
             .name("access-log-spare".into())
             .spawn(move || {
-                super::yield_to_requests();
+                super::sched::run_when_idle();
                 zero_filled(&path).map(drop)
             });
         match spawned {

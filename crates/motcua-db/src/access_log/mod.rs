@@ -13,6 +13,7 @@
 
 mod ingest;
 pub mod journal;
+mod sched;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -220,13 +221,14 @@ fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
     std::thread::Builder::new()
         .name("access-log-ingest".into())
         .spawn(move || {
-            yield_to_requests();
+            sched::run_when_idle();
             ingester.run()
         })?;
     let writer_shared = shared.clone();
     std::thread::Builder::new()
         .name("access-log".into())
         .spawn(move || {
+            sched::prefer_short_slices();
             journal_writer(&mut journal, receiver, &writer_shared);
             writer_shared.stop();
         })?;
@@ -237,16 +239,6 @@ fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
             journal: Some(shared),
         }),
     }))
-}
-
-/// Background copying gives way to request handling: at nice 10 the scheduler gives a request
-/// thread about ten times the ingester's share of a busy core, so copying bursts do not show
-/// in answer latency, and the ingester still gets every idle moment.
-pub(crate) fn yield_to_requests() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
-        tracing::warn!(error = %e, "cannot lower the priority of a background thread");
-    }
 }
 
 /// Group commit into the journal: every entry waiting when the previous sync ended goes into
