@@ -81,3 +81,29 @@ mod linux {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// The scheduling policy of the calling thread: field 41 of `/proc/thread-self/stat`.
+    #[allow(clippy::unwrap_used)]
+    fn policy() -> u32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // The command name (field 2) may hold spaces; fields are counted after its ')'.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        after.split(' ').nth(41 - 3).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn background_threads_move_to_sched_idle_and_the_writer_stays_normal() {
+        std::thread::spawn(|| {
+            super::prefer_short_slices();
+            assert_eq!(policy(), super::linux::SCHED_NORMAL);
+            super::run_when_idle();
+            assert_eq!(policy(), super::linux::SCHED_IDLE);
+        })
+        .join()
+        .unwrap();
+        // Only the thread that asked was moved.
+        assert_eq!(policy(), super::linux::SCHED_NORMAL);
+    }
+}
