@@ -8,7 +8,8 @@
 //! (EEVDF's `sched_runtime` for normal threads, Linux 6.12+) gives the writer an early
 //! deadline, so it runs promptly when it wakes and briefly when it runs. The ingester runs
 //! under `SCHED_IDLE`: only when nothing else wants the core, and any waking request thread
-//! preempts it.
+//! preempts it. While other work keeps every core busy the copy waits; the synced journal
+//! holds the entries meanwhile, and readers wait for the copy (`AccessLog::flush`).
 
 /// The slice the journal writer asks for: it runs for tens of microseconds at a time.
 const WRITER_SLICE_NS: u64 = 100_000;
