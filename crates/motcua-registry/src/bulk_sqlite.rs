@@ -57,10 +57,22 @@ impl RawWriter {
         }
     }
 
-    /// Builds indexes with SQLite's multi-threaded sorter and this connection's large cache.
+    /// Builds indexes with SQLite's multi-threaded sorter. The page cache is shrunk and temp
+    /// storage set back to files first: the sorter sorts in memory up to the cache size (or
+    /// entirely, with in-memory temp storage), and one in-memory sort of a million keys runs
+    /// on one thread and misses the CPU cache; otherwise it sorts small runs on worker threads
+    /// and merges them (measured with the `sqlite3` shell on a million citizens: both indexes
+    /// 4.1 s with a 512 MiB cache or in-memory temp storage, 2.1 s with 2 MiB, temp files and
+    /// four sorter threads).
     pub fn create_indexes<'a>(&self, sqls: impl Iterator<Item = &'a str>) -> Result<()> {
         self.conn
-            .pragma_update(None, "threads", 2)
+            .pragma_update(None, "cache_size", -2048)
+            .map_err(db_err)?;
+        self.conn
+            .pragma_update(None, "temp_store", "DEFAULT")
+            .map_err(db_err)?;
+        self.conn
+            .pragma_update(None, "threads", 4)
             .map_err(db_err)?;
         for sql in sqls {
             self.conn.execute_batch(sql).map_err(db_err)?;

@@ -354,7 +354,9 @@ pub async fn import<R: Read + Send + 'static>(
     // Into an empty table on SQLite, rows are gathered and written in PID order: appending to
     // the B-tree is several times cheaper than inserting at random places.
     let sorted_bulk = bulk && raw.is_some();
-    let mut pending: Vec<(u64, CitizenRecord)> = Vec::new();
+    // Batches are kept as they arrive, not concatenated: growing one vector of rows (several
+    // hundred bytes each) to a million would copy them all again at every doubling.
+    let mut pending = SortRun::default();
     while let Some(msg) = rx.recv().await {
         let outcome = match msg {
             Msg::Rejected(e) | Msg::Fatal(e) => {
@@ -366,8 +368,9 @@ pub async fn import<R: Read + Send + 'static>(
                 continue;
             }
             Msg::Batch(batch) if sorted_bulk => {
-                pending.extend(batch.rows);
-                if pending.len() < SORT_RUN_ROWS {
+                pending.rows += batch.rows.len();
+                pending.batches.push(batch.rows);
+                if pending.rows < SORT_RUN_ROWS {
                     continue;
                 }
                 flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await
@@ -387,7 +390,7 @@ pub async fn import<R: Read + Send + 'static>(
             }
         }
     }
-    if failure.is_none() && !pending.is_empty() {
+    if failure.is_none() && pending.rows > 0 {
         match flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await {
             Ok((imported, dups)) => {
                 report.rows_imported += imported;
@@ -403,9 +406,19 @@ pub async fn import<R: Read + Send + 'static>(
     if let Some(mut writer) = raw.take() {
         let rebuild = bulk;
         let done = tokio::task::spawn_blocking(move || {
+            let commit_started = Instant::now();
             writer.commit()?;
+            tracing::info!(
+                seconds = commit_started.elapsed().as_secs_f64(),
+                "last group committed"
+            );
             if rebuild {
+                let index_started = Instant::now();
                 writer.create_indexes(SECONDARY_INDEXES.iter().map(|(_, sql)| *sql))?;
+                tracing::info!(
+                    seconds = index_started.elapsed().as_secs_f64(),
+                    "secondary indexes built"
+                );
             }
             Ok::<(), RegistryError>(())
         })
@@ -467,11 +480,18 @@ pub(crate) fn batch_event<'a>(
 /// per row).
 pub const SORT_RUN_ROWS: usize = 2_000_000;
 
+/// Validated rows waiting for a sorted write, in the batches the reader sent them.
+#[derive(Default)]
+struct SortRun {
+    batches: Vec<Vec<(u64, CitizenRecord)>>,
+    rows: usize,
+}
+
 async fn flush_sorted(
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
     import_id: &str,
     actor: &str,
-    pending: &mut Vec<(u64, CitizenRecord)>,
+    pending: &mut SortRun,
     batch_rows: usize,
 ) -> Result<(u64, Vec<RowError>)> {
     let Some(mut writer) = raw.take() else {
@@ -479,23 +499,27 @@ async fn flush_sorted(
             "a sorted bulk write needs the direct SQLite writer",
         )));
     };
-    let rows = std::mem::take(pending);
+    let run = std::mem::take(pending);
     let (id, who) = (import_id.to_owned(), actor.to_owned());
     // The whole run goes to the blocking thread in one hand-off. Keys are sorted, not rows (a
     // row is several hundred bytes); each batch is a list of references into the run, so no
     // row moves, and the run is freed on that thread too.
     let (writer, result) = tokio::task::spawn_blocking(move || {
-        let mut order: Vec<(i64, usize)> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, (_, r))| (r.pid.as_i64(), i))
-            .collect();
+        let started = Instant::now();
+        // (PID, batch, row in the batch).
+        let mut order: Vec<(i64, usize, usize)> = Vec::with_capacity(run.rows);
+        for (b, batch) in run.batches.iter().enumerate() {
+            for (i, (_, r)) in batch.iter().enumerate() {
+                order.push((r.pid.as_i64(), b, i));
+            }
+        }
         order.sort_unstable();
+        let row = |b: usize, i: usize| &run.batches[b][i];
         let mut imported = 0;
         let mut dups = Vec::new();
         for keys in order.chunks(batch_rows) {
-            let batch: Vec<&CitizenRecord> = keys.iter().map(|&(_, i)| &rows[i].1).collect();
-            let lines: Vec<u64> = keys.iter().map(|&(_, i)| rows[i].0).collect();
+            let batch: Vec<&CitizenRecord> = keys.iter().map(|&(_, b, i)| &row(b, i).1).collect();
+            let lines: Vec<u64> = keys.iter().map(|&(_, b, i)| row(b, i).0).collect();
             let span = (
                 lines.iter().copied().min().unwrap_or(0),
                 lines.iter().copied().max().unwrap_or(0),
@@ -510,6 +534,11 @@ async fn flush_sorted(
                 Err(e) => return (writer, Err(e)),
             }
         }
+        tracing::info!(
+            rows = imported,
+            seconds = started.elapsed().as_secs_f64(),
+            "sorted run written"
+        );
         (writer, Ok((imported, dups)))
     })
     .await
