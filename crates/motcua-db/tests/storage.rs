@@ -491,6 +491,45 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
     assert_eq!(log.count().await.unwrap(), 61);
 }
 
+/// A journal of several segments, each read in many windows, left by a process that stopped
+/// before copying: every record reaches the database once, and the closed segments go.
+#[tokio::test]
+async fn a_journal_of_several_segments_is_copied_whole() {
+    let db = testing::fresh().await.unwrap();
+    let Some(dir) = journal_dir(&db) else { return };
+    let mut journal = match access_log::journal::Journal::open(&dir, 0).unwrap() {
+        access_log::journal::Opened::Journal(j) => j,
+        access_log::journal::Opened::Busy => panic!("journal busy"),
+    };
+    let total: i64 = 40_000;
+    for chunk in (0..total).collect::<Vec<_>>().chunks(500) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|&i| access_entry(i, 1_095_000_000 + i % 7))
+            .collect();
+        journal.append(entries.iter()).unwrap();
+    }
+    drop(journal);
+    assert!(access_log::journal::segments(&dir).unwrap().len() >= 3);
+
+    let log = access_log::AccessLog::start(db.db.clone());
+    assert_eq!(log.count().await.unwrap(), total);
+    let theirs = log.by_subject(1_095_000_003, 100_000).await.unwrap();
+    assert_eq!(
+        theirs.len() as i64,
+        (0..total).filter(|i| i % 7 == 3).count() as i64
+    );
+    let mut left = usize::MAX;
+    for _ in 0..200 {
+        left = access_log::journal::segments(&dir).unwrap().len();
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 1, "only the segment being written remains");
+}
+
 /// Many entries in a burst: the ingester copies in batches without waiting to be asked.
 #[tokio::test]
 async fn the_ingester_copies_without_a_reader_asking() {

@@ -130,7 +130,9 @@ impl Sink {
                                          reference, subject_pid, outcome, request_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
+            let mut pacer = super::sched::Pacer::default();
             for e in &entries {
+                pacer.step();
                 insert.execute(rusqlite::params![
                     e.at,
                     e.actor_kind.as_str(),
@@ -249,20 +251,30 @@ impl Ingester {
         let path = journal::segment_path(&self.dir, here.segment);
         let current = here.segment == durable.segment;
         let until = current.then_some(durable.len);
-        let read = journal::read_range(&path, here.offset, until, BATCH)?;
-        let moved = read.end > here.offset;
-        let fresh: Vec<Record> = read
-            .records
-            .into_iter()
-            .filter(|r| r.seq > *ingested)
-            .collect();
+        // Up to a batch of records from this segment, window after window, for one commit:
+        // every commit syncs the file, and each sync delays the journal's own.
+        let mut fresh: Vec<Record> = Vec::new();
+        let mut offset = here.offset;
+        let read = loop {
+            let read = journal::read_range(&path, offset, until, BATCH - fresh.len())?;
+            let advanced = read.end > offset;
+            offset = read.end;
+            fresh.extend(read.records.into_iter().filter(|r| r.seq > *ingested));
+            if read.finished || read.damaged || !advanced || fresh.len() >= BATCH {
+                break journal::Segment {
+                    records: Vec::new(),
+                    ..read
+                };
+            }
+        };
+        let moved = offset > here.offset;
         if let Some(last) = fresh.iter().map(|r| r.seq).max() {
             self.sink
                 .store(&self.node, &fresh)
                 .map_err(std::io::Error::other)?;
             *ingested = last;
         }
-        here.offset = read.end;
+        here.offset = offset;
         if current {
             if read.damaged {
                 return Err(std::io::Error::other(format!(
