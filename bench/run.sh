@@ -5,9 +5,13 @@
 #  2. idle memory (RSS) of `motcua serve` on that database;
 #  3. verification API throughput and latency with N citizens, against a plain axum endpoint
 #     taking the same request (bench/src/hello_baseline.rs), each server on core 0 and wrk on
-#     core 1.
+#     core 1;
+#  4. verification latency in an open loop (bench/src/open_loop.rs): requests sent at fixed
+#     rates whether or not earlier ones were answered, each latency counted from when its
+#     request was due, against the same two servers.
 # Usage: bench/run.sh   (env: BENCH_COUNT=1000000 BENCH_SECONDS=20 BENCH_CONNECTIONS=32
-#        BENCH_DIR=/tmp/motcua-bench BENCH_PG_URL=postgres://postgres@127.0.0.1:5432 for PostgreSQL)
+#        BENCH_OPEN_RATES="2000 4000 8000" BENCH_DIR=/tmp/motcua-bench
+#        BENCH_PG_URL=postgres://postgres@127.0.0.1:5432 for PostgreSQL)
 # Note: PostgreSQL, when given, runs on the same two cores and competes with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +22,8 @@ DIR=${BENCH_DIR:-/tmp/motcua-bench}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 BIN="$CARGO_TARGET_DIR/release/motcua"
 HELLO="$CARGO_TARGET_DIR/release/hello-baseline"
+OPEN="$CARGO_TARGET_DIR/release/open-loop"
+OPEN_RATES=${BENCH_OPEN_RATES:-2000 4000 8000}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)"; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is required (util-linux)"; exit 1; }
 
@@ -108,6 +114,23 @@ c = sqlite3.connect(sys.argv[1])
 n = c.execute("SELECT COUNT(*) FROM access_log").fetchone()[0]
 print(f"access-log entries recorded during the run: {n}")
 PY
+echo "== verification latency in an open loop (rates: $OPEN_RATES per second, ${SECONDS_RUN}s each)"
+run_open() { # $1 = label, $2 = port, $3 = rate
+  taskset -c 1 "$OPEN" "http://127.0.0.1:$2/api/v1/registry/verifications" --rate "$3" \
+    --seconds "$SECONDS_RUN" --warmup 3 --connections 64 --bodies "$DIR/bodies.jsonl" --auth "$AUTH" \
+    | sed "s/^RESULT/$1/" || true
+}
+taskset -c 0 "$HELLO" "127.0.0.1:18090" >/dev/null 2>&1 &
+HPID=$!; PIDS+=("$HPID")
+sleep 1
+for rate in $OPEN_RATES; do run_open baseline-open 18090 "$rate"; done
+kill "$HPID"; wait "$HPID" 2>/dev/null || true
+taskset -c 0 "$BIN" serve --database "$DB" --listen "127.0.0.1:$PORT" >"$DIR/serve-open.log" 2>&1 &
+SPID=$!; PIDS+=("$SPID")
+wait_ready "http://127.0.0.1:$PORT/readyz"
+for rate in $OPEN_RATES; do run_open motcua-open $PORT "$rate"; done
+kill "$SPID"; wait "$SPID" 2>/dev/null || true
+
 if [ -n "${BENCH_PG_URL:-}" ]; then
   echo "== verification API on PostgreSQL ($COUNT citizens)"
   PG_CLIENT=$("$BIN" client create --database "$BENCH_PG_URL/motcua_bench" --name "bench" --scope registry.verify)
