@@ -29,10 +29,15 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_registry"),
     migration!(4, "0004_audit"),
     migration!(5, "0005_access_journal"),
+    migration!(6, "0006_access_log_subjects"),
 ];
 
 /// The migrations that build the access log's SQLite file, replayed when that file is lost.
-const AUDIT_MIGRATIONS: &[&str] = &["0004_audit", "0005_access_journal"];
+const AUDIT_MIGRATIONS: &[&str] = &[
+    "0004_audit",
+    "0005_access_journal",
+    "0006_access_log_subjects",
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,

@@ -492,7 +492,9 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
 }
 
 /// A journal of several segments, each read in many windows, left by a process that stopped
-/// before copying: every record reaches the database once, and the closed segments go.
+/// before copying: every record reaches the database once, and the closed segments go. More
+/// than a run of entries: a sorted run goes into the per-citizen index, and a citizen's
+/// list is whole both before and after it.
 #[tokio::test]
 async fn a_journal_of_several_segments_is_copied_whole() {
     let db = testing::fresh().await.unwrap();
@@ -501,7 +503,7 @@ async fn a_journal_of_several_segments_is_copied_whole() {
         access_log::journal::Opened::Journal(j) => j,
         access_log::journal::Opened::Busy => panic!("journal busy"),
     };
-    let total: i64 = 40_000;
+    let total: i64 = access_log::INDEX_RUN + 4_464;
     for chunk in (0..total).collect::<Vec<_>>().chunks(500) {
         let entries: Vec<_> = chunk
             .iter()
@@ -514,11 +516,38 @@ async fn a_journal_of_several_segments_is_copied_whole() {
 
     let log = access_log::AccessLog::start(db.db.clone());
     assert_eq!(log.count().await.unwrap(), total);
+    let expected = (0..total).filter(|i| i % 7 == 3).count();
     let theirs = log.by_subject(1_095_000_003, 100_000).await.unwrap();
+    assert_eq!(theirs.len(), expected);
+    let indexed_id = || async {
+        on_read!(&db.db, c => {
+            sqlx::query_scalar::<_, i64>("SELECT indexed_id FROM audit.access_log_indexing")
+                .fetch_one(c)
+                .await
+        })
+        .unwrap()
+    };
+    let mut indexed = 0;
+    for _ in 0..500 {
+        indexed = indexed_id().await;
+        if indexed >= access_log::INDEX_RUN {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(
-        theirs.len() as i64,
-        (0..total).filter(|i| i % 7 == 3).count() as i64
+        indexed,
+        access_log::INDEX_RUN,
+        "one sorted run, the rest waits"
     );
+    let theirs = log.by_subject(1_095_000_003, 100_000).await.unwrap();
+    assert_eq!(theirs.len(), expected);
+    assert!(
+        theirs.windows(2).all(|w| w[0].at >= w[1].at),
+        "newest first"
+    );
+    let newest = log.by_subject(1_095_000_003, 3).await.unwrap();
+    assert_eq!(newest[..], theirs[..3]);
     let mut left = usize::MAX;
     for _ in 0..200 {
         left = access_log::journal::segments(&dir).unwrap().len();

@@ -4,7 +4,8 @@
 //! reader asks for a flush. Each batch is inserted together with this node's position in
 //! `access_journal`, in one transaction, so after a crash ingestion resumes exactly after the
 //! last committed record: nothing lost, nothing twice. A segment is deleted only after the
-//! commit covering its last record.
+//! commit covering its last record. Once a whole run of entries ([`INDEX_RUN`]) is copied, their
+//! keys are sorted and added to the per-citizen index, a band of keys per commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,6 +22,15 @@ pub const INGEST_AT: u64 = 8_192;
 /// Records per transaction: each commit is synced, so fewer, larger ones leave the disk to
 /// the journal's syncs.
 const BATCH: usize = 16_384;
+/// Entries per sorted run into the per-citizen index (`access_log_subjects`, see
+/// `migrations/sqlite/0006_access_log_subjects.sql`). Readers scan at most about this many
+/// newer entries directly; a larger run writes each index page fewer times.
+pub const INDEX_RUN: i64 = 65_536;
+/// Index rows per transaction within a run: consecutive keys of the sorted run, so each
+/// commit writes a narrow band of the index…
+const INDEX_CHUNK: usize = 1_024;
+/// …with a pause after each, so the journal's syncs are not queued behind a run's writes.
+const INDEX_PAUSE: Duration = Duration::from_millis(10);
 
 /// State shared by the journal writer, the ingester and readers waiting for a flush.
 pub struct Shared {
@@ -116,9 +126,9 @@ impl Sink {
         let Some(last) = records.iter().map(|r| r.seq).max() else {
             return Ok(());
         };
-        // In citizen order, so the citizen index is written page after page.
-        let mut entries: Vec<&AccessEntry> = records.iter().map(|r| &r.entry).collect();
-        entries.sort_by_key(|e| (e.subject_pid, e.at));
+        // In journal order: ids follow time, and the table and its time index grow at their
+        // ends. The per-citizen index follows in sorted runs (`index_run`).
+        let entries: Vec<&AccessEntry> = records.iter().map(|r| &r.entry).collect();
         let last = i64::try_from(last).unwrap_or(i64::MAX);
         let now = crate::clock::now_us();
         let tx = self
@@ -155,6 +165,74 @@ impl Sink {
             )?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Entries after this id are not yet in the per-citizen index; and the last entry's id.
+    fn index_position(&self) -> DbResult<(i64, i64)> {
+        let indexed: i64 = self.0.query_row(
+            "SELECT indexed_id FROM access_log_indexing WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        let last: i64 =
+            self.0
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM access_log", [], |r| {
+                    r.get(0)
+                })?;
+        Ok((indexed, last))
+    }
+
+    /// Adds the index rows of up to [`INDEX_RUN`] entries after `from`, sorted, in
+    /// transactions of [`INDEX_CHUNK`] rows; the last one also moves `indexed_id`. A run cut
+    /// short is repeated from `from` (rows already there are skipped), and until it ends
+    /// readers find its entries by scanning.
+    fn index_run(&mut self, from: i64) -> DbResult<()> {
+        let mut keys: Vec<(i64, i64, i64)> = Vec::new();
+        let mut upto = from;
+        {
+            let mut select = self.0.prepare_cached(
+                "SELECT id, at, subject_pid FROM access_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let mut rows = select.query(rusqlite::params![from, INDEX_RUN])?;
+            while let Some(row) = rows.next()? {
+                let (id, at, pid): (i64, i64, Option<i64>) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?);
+                upto = upto.max(id);
+                if let Some(pid) = pid {
+                    keys.push((pid, at, id));
+                }
+            }
+        }
+        keys.sort_unstable();
+        let chunks: Vec<&[(i64, i64, i64)]> = keys.chunks(INDEX_CHUNK).collect();
+        let mut pacer = super::sched::Pacer::default();
+        for i in 0..chunks.len().max(1) {
+            let tx = self
+                .0
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO access_log_subjects (subject_pid, at, id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )?;
+                for key in chunks.get(i).copied().unwrap_or_default() {
+                    pacer.step();
+                    insert.execute(rusqlite::params![key.0, key.1, key.2])?;
+                }
+            }
+            let last = i + 1 >= chunks.len();
+            if last {
+                tx.execute(
+                    "UPDATE access_log_indexing SET indexed_id = ?1 WHERE id = 1",
+                    [upto],
+                )?;
+            }
+            tx.commit()?;
+            if !last {
+                std::thread::sleep(INDEX_PAUSE);
+            }
+        }
         Ok(())
     }
 }
@@ -228,8 +306,29 @@ impl Ingester {
                 // Whatever could not be copied stays in the journal for the next start.
                 break;
             }
+            self.index_when_due();
             if stalled {
                 std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Runs sorted runs into the per-citizen index while a whole run of entries waits.
+    fn index_when_due(&mut self) {
+        loop {
+            let result = self.sink.index_position().and_then(|(indexed, last)| {
+                if last - indexed < INDEX_RUN {
+                    return Ok(false);
+                }
+                self.sink.index_run(indexed).map(|()| true)
+            });
+            match result {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "indexing the access log by citizen failed; will retry");
+                    break;
+                }
             }
         }
     }

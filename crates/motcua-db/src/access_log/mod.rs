@@ -1,13 +1,15 @@
 //! The personal-data access log: every read of a citizen's data by staff or an agency system
 //! (who, when, purpose, which citizen, outcome). Decree 13/2023/NĐ-CP requires processing logs;
-//! the citizen-facing page lists them by PID through `access_log_by_subject`.
+//! the citizen-facing page lists them by PID through the per-citizen index
+//! `access_log_subjects`.
 //!
 //! Every entry is durable before the request that caused it is answered, and costs the request
 //! little: on the embedded database the entry goes to an append-only journal
 //! (`journal.rs`) with group commit, one `fdatasync` for every request that arrived meanwhile,
 //! and a background ingester (`ingest.rs`) copies the journal into `access_log` in large
-//! batches. Readers go through [`AccessLog`], which first waits until everything recorded so
-//! far is in the database, so a citizen's list of accesses is never behind her own requests.
+//! batches, in time order, and adds them to the per-citizen index in sorted runs. Readers go
+//! through [`AccessLog`], which first waits until everything recorded so far is in the
+//! database, so a citizen's list of accesses is never behind her own requests.
 //! On PostgreSQL, or when another process holds the journal, a group-commit writer inserts
 //! entries directly.
 
@@ -23,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Db, DbError, DbResult, Tx, on_read};
 
-pub use ingest::{INGEST_AT, INGEST_EVERY};
+pub use ingest::{INDEX_RUN, INGEST_AT, INGEST_EVERY};
 
 const MAX_BATCH: usize = 512;
 /// How long the journal writer lets a group fill after its first entry.
@@ -297,9 +299,11 @@ pub async fn insert_batch(db: &Db, entries: &[&AccessEntry]) -> DbResult<()> {
     tx.commit().await
 }
 
+/// Inserts entries with their rows in the per-citizen index: written directly, they are
+/// indexed at once (only the journal's ingester leaves entries for a later sorted run).
 async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
     for chunk in entries.chunks(256) {
-        crate::on_tx!(tx, c => {
+        let keys: Vec<(i64, i64, Option<i64>)> = crate::on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO audit.access_log (at, actor_kind, actor_id, actor_name, action, purpose,
                                          reference, subject_pid, outcome, request_id) ",
@@ -316,22 +320,57 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
                     .push_bind(e.outcome.clone())
                     .push_bind(e.request_id.clone());
             });
+            qb.push(" RETURNING id, at, subject_pid");
+            qb.build_query_as().fetch_all(&mut *c).await
+        })?;
+        let indexed: Vec<(i64, i64, i64)> = keys
+            .into_iter()
+            .filter_map(|(id, at, pid)| pid.map(|pid| (pid, at, id)))
+            .collect();
+        if indexed.is_empty() {
+            continue;
+        }
+        crate::on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO audit.access_log_subjects (subject_pid, at, id) ",
+            );
+            qb.push_values(&indexed, |mut b, (pid, at, id)| {
+                b.push_bind(*pid).push_bind(*at).push_bind(*id);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
             qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
     }
     Ok(())
 }
 
+/// The entries of one citizen: the newest `$2` in the per-citizen index, and on the embedded
+/// database also those newer than the last sorted run of the ingester (`ingest.rs`), which
+/// are read from the log itself (at most one run's worth of rows, scanned by id).
+const BY_SUBJECT_INDEXED: &str = "SELECT id FROM (
+        SELECT id, at FROM audit.access_log_subjects WHERE subject_pid = $1
+        ORDER BY at DESC, id DESC LIMIT $2) AS indexed";
+const BY_SUBJECT_UNINDEXED: &str = "SELECT id FROM audit.access_log
+        WHERE id > (SELECT indexed_id FROM audit.access_log_indexing WHERE id = 1)
+          AND subject_pid = $1";
+
 /// The most recent accesses to one citizen's data that are in the database, newest first.
 /// [`AccessLog::by_subject`] also waits for the journal.
 pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRecord>> {
+    let ids = match db.engine() {
+        // Written directly, every entry is indexed in its own transaction.
+        crate::Engine::Postgres => BY_SUBJECT_INDEXED.to_owned(),
+        crate::Engine::Sqlite => format!("{BY_SUBJECT_INDEXED} UNION {BY_SUBJECT_UNINDEXED}"),
+    };
+    let sql = format!(
+        "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
+                subject_pid, outcome, request_id
+         FROM audit.access_log WHERE id IN ({ids})
+         ORDER BY at DESC, id DESC LIMIT $2"
+    );
     let rows: Result<Vec<AccessRecord>, sqlx::Error> = on_read!(db, c => {
-        sqlx::query_as(
-            "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
-                    subject_pid, outcome, request_id
-             FROM audit.access_log WHERE subject_pid = $1
-             ORDER BY at DESC, id DESC LIMIT $2",
-        )
+        // Built from the constants above only.
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(pid)
         .bind(limit)
         .fetch_all(c)
