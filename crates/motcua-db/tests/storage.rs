@@ -505,9 +505,13 @@ async fn a_journal_of_several_segments_is_copied_whole() {
     };
     let total: i64 = access_log::INDEX_RUN + 4_464;
     for chunk in (0..total).collect::<Vec<_>>().chunks(500) {
+        // Two hours apart: the index is keyed by day, and a citizen's list spans years.
         let entries: Vec<_> = chunk
             .iter()
-            .map(|&i| access_entry(i, 1_095_000_000 + i % 7))
+            .map(|&i| access_log::AccessEntry {
+                at: 1_700_000_000_000_000 + i * 7_200_000_000,
+                ..access_entry(i, 1_095_000_000 + i % 7)
+            })
             .collect();
         journal.append(entries.iter()).unwrap();
     }

@@ -4,19 +4,29 @@
 -- place: about one 4 KiB page written per entry once the index outgrew a batch, synced with
 -- every batch, and those writes were the main stall of requests on a busy node (measured in
 -- BENCHMARKS.md). Now entries are appended in time order, and the ingester adds their
--- (citizen, time, id) rows here in runs of tens of thousands, sorted, so each page of the
--- index is written about once per run. `access_log_indexing.indexed_id` is the id up to
--- which every entry is in this table; readers look through the newer entries directly.
+-- (day, citizen, time, id) rows here in runs of tens of thousands, sorted. Keys lead with the
+-- day, so a run writes only the pages of the days it covers, however long the log grows, and
+-- each of those about once. `access_log_indexing.indexed_id` is the id up to which every
+-- entry is in this table; readers look through the newer entries directly.
 
 CREATE TABLE audit.access_log_subjects (
+    day BIGINT NOT NULL,
     subject_pid BIGINT NOT NULL,
     at BIGINT NOT NULL,
     id BIGINT NOT NULL,
-    PRIMARY KEY (subject_pid, at, id)
+    PRIMARY KEY (day, subject_pid, at, id)
 ) WITHOUT ROWID;
 
-INSERT INTO audit.access_log_subjects (subject_pid, at, id)
-SELECT subject_pid, at, id FROM audit.access_log WHERE subject_pid IS NOT NULL ORDER BY 1, 2, 3;
+-- The days (UTC, since 1970) that have entries: a citizen's list is one lookup per day.
+CREATE TABLE audit.access_log_days (
+    day BIGINT PRIMARY KEY
+);
+
+INSERT INTO audit.access_log_subjects (day, subject_pid, at, id)
+SELECT at / 86400000000, subject_pid, at, id FROM audit.access_log
+WHERE subject_pid IS NOT NULL ORDER BY 1, 2, 3, 4;
+INSERT INTO audit.access_log_days (day)
+SELECT DISTINCT day FROM audit.access_log_subjects ORDER BY 1;
 
 DROP INDEX audit.access_log_by_subject;
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::AccessEntry;
 use super::journal::{self, Durable, Record};
+use super::{AccessEntry, SubjectKey};
 use crate::DbResult;
 
 /// How long records may wait in the journal before they are copied.
@@ -188,7 +188,7 @@ impl Sink {
     /// short is repeated from `from` (rows already there are skipped), and until it ends
     /// readers find its entries by scanning.
     fn index_run(&mut self, from: i64) -> DbResult<()> {
-        let mut keys: Vec<(i64, i64, i64)> = Vec::new();
+        let mut keys: Vec<SubjectKey> = Vec::new();
         let mut upto = from;
         {
             let mut select = self.0.prepare_cached(
@@ -200,25 +200,35 @@ impl Sink {
                     (row.get(0)?, row.get(1)?, row.get(2)?);
                 upto = upto.max(id);
                 if let Some(pid) = pid {
-                    keys.push((pid, at, id));
+                    keys.push(SubjectKey::new(pid, at, id));
                 }
             }
         }
         keys.sort_unstable();
-        let chunks: Vec<&[(i64, i64, i64)]> = keys.chunks(INDEX_CHUNK).collect();
+        let mut days: Vec<i64> = keys.iter().map(|k| k.day).collect();
+        days.dedup();
+        let chunks: Vec<&[SubjectKey]> = keys.chunks(INDEX_CHUNK).collect();
         let mut pacer = super::sched::Pacer::default();
         for i in 0..chunks.len().max(1) {
             let tx = self
                 .0
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if i == 0 {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO access_log_days (day) VALUES (?1) ON CONFLICT DO NOTHING",
+                )?;
+                for day in &days {
+                    insert.execute([day])?;
+                }
+            }
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO access_log_subjects (subject_pid, at, id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO access_log_subjects (day, subject_pid, at, id)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 )?;
                 for key in chunks.get(i).copied().unwrap_or_default() {
                     pacer.step();
-                    insert.execute(rusqlite::params![key.0, key.1, key.2])?;
+                    insert.execute(rusqlite::params![key.day, key.pid, key.at, key.id])?;
                 }
             }
             let last = i + 1 >= chunks.len();

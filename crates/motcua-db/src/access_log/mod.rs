@@ -323,19 +323,30 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
             qb.push(" RETURNING id, at, subject_pid");
             qb.build_query_as().fetch_all(&mut *c).await
         })?;
-        let indexed: Vec<(i64, i64, i64)> = keys
+        let indexed: Vec<SubjectKey> = keys
             .into_iter()
-            .filter_map(|(id, at, pid)| pid.map(|pid| (pid, at, id)))
+            .filter_map(|(id, at, pid)| pid.map(|pid| SubjectKey::new(pid, at, id)))
             .collect();
         if indexed.is_empty() {
             continue;
         }
+        let mut days: Vec<i64> = indexed.iter().map(|k| k.day).collect();
+        days.sort_unstable();
+        days.dedup();
+        crate::on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO audit.access_log_days (day) ");
+            qb.push_values(&days, |mut b, day| {
+                b.push_bind(*day);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
         crate::on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO audit.access_log_subjects (subject_pid, at, id) ",
+                "INSERT INTO audit.access_log_subjects (day, subject_pid, at, id) ",
             );
-            qb.push_values(&indexed, |mut b, (pid, at, id)| {
-                b.push_bind(*pid).push_bind(*at).push_bind(*id);
+            qb.push_values(&indexed, |mut b, k| {
+                b.push_bind(k.day).push_bind(k.pid).push_bind(k.at).push_bind(k.id);
             });
             qb.push(" ON CONFLICT DO NOTHING");
             qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
@@ -344,23 +355,55 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
     Ok(())
 }
 
-/// The entries of one citizen: the newest `$2` in the per-citizen index, and on the embedded
-/// database also those newer than the last sorted run of the ingester (`ingest.rs`), which
-/// are read from the log itself (at most one run's worth of rows, scanned by id).
-const BY_SUBJECT_INDEXED: &str = "SELECT id FROM (
+/// Microseconds in a day: the per-citizen index is keyed by (day, citizen, time, id).
+const DAY_US: i64 = 86_400_000_000;
+
+/// One row of the per-citizen index (`audit.access_log_subjects`), in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SubjectKey {
+    pub day: i64,
+    pub pid: i64,
+    pub at: i64,
+    pub id: i64,
+}
+
+impl SubjectKey {
+    pub fn new(pid: i64, at: i64, id: i64) -> SubjectKey {
+        // Truncating division, as `at / 86400000000` in SQL (times are never negative).
+        SubjectKey {
+            day: at / DAY_US,
+            pid,
+            at,
+            id,
+        }
+    }
+}
+
+/// The entries of one citizen on the embedded database: the newest `$2` in the per-citizen
+/// index (one lookup per day with entries; `CROSS JOIN` makes SQLite loop over the days and
+/// seek each instead of scanning the index), and those newer than the last sorted run of the
+/// ingester (`ingest.rs`), read from the log itself (at most about one run, scanned by id).
+const BY_SUBJECT_SQLITE: &str = "SELECT id FROM (
+        SELECT s.id, s.at FROM audit.access_log_days d
+        CROSS JOIN audit.access_log_subjects s
+        WHERE s.day = d.day AND s.subject_pid = $1
+        ORDER BY s.at DESC, s.id DESC LIMIT $2) AS indexed
+    UNION
+    SELECT id FROM audit.access_log
+    WHERE id > (SELECT indexed_id FROM audit.access_log_indexing WHERE id = 1)
+      AND subject_pid = $1";
+/// On PostgreSQL every entry is indexed in its own transaction, and the table has an index by
+/// citizen (`migrations/postgres/0006_access_log_subjects.sql`).
+const BY_SUBJECT_POSTGRES: &str = "SELECT id FROM (
         SELECT id, at FROM audit.access_log_subjects WHERE subject_pid = $1
         ORDER BY at DESC, id DESC LIMIT $2) AS indexed";
-const BY_SUBJECT_UNINDEXED: &str = "SELECT id FROM audit.access_log
-        WHERE id > (SELECT indexed_id FROM audit.access_log_indexing WHERE id = 1)
-          AND subject_pid = $1";
 
 /// The most recent accesses to one citizen's data that are in the database, newest first.
 /// [`AccessLog::by_subject`] also waits for the journal.
 pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRecord>> {
     let ids = match db.engine() {
-        // Written directly, every entry is indexed in its own transaction.
-        crate::Engine::Postgres => BY_SUBJECT_INDEXED.to_owned(),
-        crate::Engine::Sqlite => format!("{BY_SUBJECT_INDEXED} UNION {BY_SUBJECT_UNINDEXED}"),
+        crate::Engine::Postgres => BY_SUBJECT_POSTGRES,
+        crate::Engine::Sqlite => BY_SUBJECT_SQLITE,
     };
     let sql = format!(
         "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
