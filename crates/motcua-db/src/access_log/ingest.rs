@@ -190,12 +190,14 @@ impl Sink {
     fn index_run(&mut self, from: i64) -> DbResult<()> {
         let mut keys: Vec<SubjectKey> = Vec::new();
         let mut upto = from;
+        let mut pacer = super::sched::Pacer::default();
         {
             let mut select = self.0.prepare_cached(
                 "SELECT id, at, subject_pid FROM access_log WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let mut rows = select.query(rusqlite::params![from, INDEX_RUN])?;
             while let Some(row) = rows.next()? {
+                pacer.step();
                 let (id, at, pid): (i64, i64, Option<i64>) =
                     (row.get(0)?, row.get(1)?, row.get(2)?);
                 upto = upto.max(id);
@@ -208,7 +210,6 @@ impl Sink {
         let mut days: Vec<i64> = keys.iter().map(|k| k.day).collect();
         days.dedup();
         let chunks: Vec<&[SubjectKey]> = keys.chunks(INDEX_CHUNK).collect();
-        let mut pacer = super::sched::Pacer::default();
         for i in 0..chunks.len().max(1) {
             let tx = self
                 .0
