@@ -5,12 +5,13 @@
 //! latencies at saturation are mostly queueing behind the other connections.
 //!
 //! `open-loop URL --rate N --seconds S [--warmup S] [--connections C] --bodies FILE
-//!  [--auth BASE64]`: POSTs the JSON bodies of FILE (one per line, in turn) to URL over C
+//!  [--auth BASE64] [--timeline FILE]`: POSTs the JSON bodies of FILE (one per line, in turn) to URL over C
 //! keep-alive HTTP/1.1 connections, each on its own thread with blocking sockets (thread
 //! sleeps are precise to tens of microseconds; an async timer wheel rounds to a millisecond).
 //! Request k is due at start + k / N and goes out on connection k mod C. Prints
 //! `RESULT rate=… rps=… p50_ms=… p90_ms=… p99_ms=… p999_ms=… max_ms=… requests=… errors=…`
-//! for the requests due after the warm-up.
+//! for the requests due after the warm-up. `--timeline` also writes, per 100 ms of the run,
+//! the requests due in it and their worst latency (CSV), to place stalls in time.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -25,11 +26,12 @@ struct Options {
     connections: usize,
     bodies: String,
     auth: Option<String>,
+    timeline: Option<String>,
 }
 
 fn usage() -> String {
     "usage: open-loop http://HOST:PORT/PATH --rate N --seconds S [--warmup S] \
-     [--connections C] --bodies FILE [--auth BASE64]"
+     [--connections C] --bodies FILE [--auth BASE64] [--timeline FILE]"
         .to_owned()
 }
 
@@ -52,6 +54,7 @@ fn parse_args() -> Result<Options, String> {
         connections: 64,
         bodies: String::new(),
         auth: None,
+        timeline: None,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -71,6 +74,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--bodies" => o.bodies = value,
             "--auth" => o.auth = Some(value),
+            "--timeline" => o.timeline = Some(value),
             _ => return Err(format!("unknown option {flag}\n{}", usage())),
         }
     }
@@ -152,6 +156,8 @@ fn read_response(conn: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
 struct Tally {
     /// Microseconds from due to answered, for requests due after the warm-up.
     latencies: Vec<u32>,
+    /// (milliseconds from the start to when it was due, latency in microseconds), same requests.
+    timeline: Vec<(u32, u32)>,
     errors: u64,
     /// When the last answer arrived.
     last: Instant,
@@ -164,6 +170,7 @@ fn connection(o: &Options, reqs: &[Vec<u8>], start: Instant, first: usize, step:
     let measured_from = (o.warmup * o.rate) as usize;
     let mut tally = Tally {
         latencies: Vec::with_capacity(total / step + 1),
+        timeline: Vec::new(),
         errors: 0,
         last: start,
     };
@@ -190,9 +197,12 @@ fn connection(o: &Options, reqs: &[Vec<u8>], start: Instant, first: usize, step:
         match outcome {
             Ok(200) => {
                 if k >= measured_from {
-                    tally
-                        .latencies
-                        .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                    let micros = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+                    tally.latencies.push(micros);
+                    if o.timeline.is_some() {
+                        let due_ms = (k as f64 * interval * 1000.0) as u32;
+                        tally.timeline.push((due_ms, micros));
+                    }
                 }
             }
             Ok(_) => tally.errors += 1,
@@ -204,6 +214,22 @@ fn connection(o: &Options, reqs: &[Vec<u8>], start: Instant, first: usize, step:
         k += step;
     }
     tally
+}
+
+/// Per 100 ms by when requests were due: how many, and the worst latency in milliseconds.
+fn write_timeline(path: &str, points: impl Iterator<Item = (u32, u32)>) -> std::io::Result<()> {
+    let mut buckets: std::collections::BTreeMap<u32, (u32, u32)> = Default::default();
+    for (due_ms, micros) in points {
+        let b = buckets.entry(due_ms / 100 * 100).or_default();
+        b.0 += 1;
+        b.1 = b.1.max(micros);
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "due_ms,requests,max_ms")?;
+    for (at, (n, max)) in buckets {
+        writeln!(out, "{at},{n},{:.3}", f64::from(max) / 1000.0)?;
+    }
+    out.flush()
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -244,6 +270,7 @@ fn main() -> std::process::ExitCode {
             .map(|h| {
                 h.join().unwrap_or(Tally {
                     latencies: Vec::new(),
+                    timeline: Vec::new(),
                     errors: 1,
                     last: start,
                 })
@@ -262,6 +289,12 @@ fn main() -> std::process::ExitCode {
         .saturating_duration_since(measured_start)
         .as_secs_f64()
         .max(f64::EPSILON);
+    if let Some(path) = &o.timeline {
+        let points = tallies.iter().flat_map(|t| t.timeline.iter().copied());
+        if let Err(e) = write_timeline(path, points) {
+            eprintln!("{path}: {e}");
+        }
+    }
     let mut all: Vec<u32> = tallies.into_iter().flat_map(|t| t.latencies).collect();
     all.sort_unstable();
     println!(

@@ -331,7 +331,14 @@ impl Ingester {
                 if last - indexed < INDEX_RUN {
                     return Ok(false);
                 }
-                self.sink.index_run(indexed).map(|()| true)
+                let started = std::time::Instant::now();
+                self.sink.index_run(indexed)?;
+                tracing::info!(
+                    after_id = indexed,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "access log: a sorted run added to the per-citizen index"
+                );
+                Ok(true)
             });
             match result {
                 Ok(true) => {}
