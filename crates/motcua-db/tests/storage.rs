@@ -434,6 +434,28 @@ async fn journal_released(dir: &std::path::Path) {
     panic!("the journal stayed locked");
 }
 
+/// Opens the journal as the process that writes it (none other may hold it).
+fn open_journal(dir: &std::path::Path) -> access_log::journal::Journal {
+    match access_log::journal::Journal::open(dir, 0).unwrap() {
+        access_log::journal::Opened::Journal(j) => j,
+        access_log::journal::Opened::Busy => panic!("journal busy"),
+    }
+}
+
+/// The number of journal segments once the ingester has removed those it copied (waits up to
+/// two seconds for it to come down to one, the segment being written).
+async fn segments_settled(dir: &std::path::Path) -> usize {
+    let mut left = usize::MAX;
+    for _ in 0..200 {
+        left = access_log::journal::segments(dir).unwrap().len();
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    left
+}
+
 /// Entries journaled by a process that stopped before copying them reach the database on the
 /// next start, exactly once; a torn record at the end of the journal is dropped.
 #[tokio::test]
@@ -441,10 +463,7 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
     let db = testing::fresh().await.unwrap();
     let Some(dir) = journal_dir(&db) else { return };
     // A process that journaled 50 entries and died before its ingester ran.
-    let mut journal = match access_log::journal::Journal::open(&dir, 0).unwrap() {
-        access_log::journal::Opened::Journal(j) => j,
-        access_log::journal::Opened::Busy => panic!("journal busy"),
-    };
+    let mut journal = open_journal(&dir);
     let entries: Vec<_> = (0..50).map(|i| access_entry(i, 79_085_000_000)).collect();
     let durable = journal.append(entries.iter()).unwrap();
     drop(journal);
@@ -479,15 +498,7 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
     // A start with nothing new still removes the segments earlier runs closed: only the one
     // being written remains.
     let log = access_log::AccessLog::start(db.db.clone());
-    let mut left = usize::MAX;
-    for _ in 0..200 {
-        left = access_log::journal::segments(&dir).unwrap().len();
-        if left == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(left, 1);
+    assert_eq!(segments_settled(&dir).await, 1);
     assert_eq!(log.count().await.unwrap(), 61);
 }
 
@@ -499,10 +510,7 @@ async fn journaled_entries_survive_a_restart_exactly_once() {
 async fn a_journal_of_several_segments_is_copied_whole() {
     let db = testing::fresh().await.unwrap();
     let Some(dir) = journal_dir(&db) else { return };
-    let mut journal = match access_log::journal::Journal::open(&dir, 0).unwrap() {
-        access_log::journal::Opened::Journal(j) => j,
-        access_log::journal::Opened::Busy => panic!("journal busy"),
-    };
+    let mut journal = open_journal(&dir);
     let total: i64 = access_log::INDEX_RUN + 4_464;
     for chunk in (0..total).collect::<Vec<_>>().chunks(500) {
         // Two hours apart: the index is keyed by day, and a citizen's list spans years.
@@ -552,15 +560,11 @@ async fn a_journal_of_several_segments_is_copied_whole() {
     );
     let newest = log.by_subject(1_095_000_003, 3).await.unwrap();
     assert_eq!(newest[..], theirs[..3]);
-    let mut left = usize::MAX;
-    for _ in 0..200 {
-        left = access_log::journal::segments(&dir).unwrap().len();
-        if left == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(left, 1, "only the segment being written remains");
+    assert_eq!(
+        segments_settled(&dir).await,
+        1,
+        "only the segment being written remains"
+    );
 }
 
 /// Many entries in a burst: the ingester copies in batches without waiting to be asked.
