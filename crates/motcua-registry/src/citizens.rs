@@ -173,36 +173,54 @@ pub(crate) async fn insert_rows(
     Ok(inserted)
 }
 
-/// Creates the households the rows belong to (once each); the head is the member whose
-/// relation is `head`.
-/// The households the rows belong to, once each: (id, head PID, province, address). The head
-/// is the member whose relation is `head`.
-pub(crate) fn household_rows<'a>(
-    rows: impl IntoIterator<Item = &'a CitizenRecord>,
-) -> Vec<(i64, Option<i64>, i32, String)> {
-    use motcua_domain::generator::Relation;
-    let mut index = std::collections::HashMap::new();
-    let mut households: Vec<(i64, Option<i64>, i32, String)> = Vec::new();
-    for r in rows {
-        let Some(id) = r.household_id else { continue };
+/// The households a set of rows belongs to, once each, as rows are added. The first member
+/// seen gives the province and address; the head is the member whose relation is `head`.
+#[derive(Default)]
+pub(crate) struct Households {
+    index: std::collections::HashMap<i64, usize>,
+    rows: Vec<HouseholdRow>,
+}
+
+impl Households {
+    pub fn add(&mut self, r: &CitizenRecord) {
+        use motcua_domain::generator::Relation;
+        let Some(id) = r.household_id else { return };
         let head = (r.relation_to_head == Some(Relation::Head)).then(|| r.pid.as_i64());
-        match index.get(&id) {
+        match self.index.get(&id) {
             None => {
-                index.insert(id, households.len());
-                households.push((
+                self.index.insert(id, self.rows.len());
+                self.rows.push(HouseholdRow {
                     id,
-                    head,
-                    r.residence_province
+                    head_pid: head,
+                    province_code: r
+                        .residence_province
                         .map(i32::from)
                         .unwrap_or(i32::from(r.birth_province)),
-                    r.address.clone().unwrap_or_default(),
-                ));
+                    address: r.address.clone().unwrap_or_default(),
+                });
             }
-            Some(&i) if head.is_some() => households[i].1 = head,
+            Some(&i) if head.is_some() => self.rows[i].head_pid = head,
             Some(_) => {}
         }
     }
-    households
+
+    /// The households in order of id (the order their table is keyed in).
+    pub fn into_sorted(self) -> Vec<HouseholdRow> {
+        let mut rows = self.rows;
+        rows.sort_unstable_by_key(|h| h.id);
+        rows
+    }
+}
+
+/// The households the rows belong to, once each.
+pub(crate) fn household_rows<'a>(
+    rows: impl IntoIterator<Item = &'a CitizenRecord>,
+) -> Vec<HouseholdRow> {
+    let mut households = Households::default();
+    for r in rows {
+        households.add(r);
+    }
+    households.rows
 }
 
 /// Creates the households the rows belong to (once each).
@@ -215,10 +233,10 @@ pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: 
                                          updated_at) ",
             );
             qb.push_values(chunk, |mut b, h| {
-                b.push_bind(h.0)
-                    .push_bind(h.1)
-                    .push_bind(h.2)
-                    .push_bind(h.3.clone())
+                b.push_bind(h.id)
+                    .push_bind(h.head_pid)
+                    .push_bind(h.province_code)
+                    .push_bind(h.address.clone())
                     .push_bind(now)
                     .push_bind(now);
             });

@@ -1,13 +1,13 @@
 //! CSV import and export at national scale.
 //!
-//! Import streams the file: a reader thread parses and validates rows (line numbers kept for
-//! the error report) and hands batches to the writer, which inserts them in PID order with
-//! multi-row statements, one transaction and one event per batch. A bad row is reported with
-//! its line number and reason and nothing of it is stored; good rows are imported.
-//! Into an empty table, the secondary indexes are dropped first and rebuilt at the end
+//! Import streams the file: reader threads parse and validate rows ([`crate::row_reader`], line
+//! numbers kept for the error report) and hand batches to the writer, which inserts them in PID
+//! order, one transaction and one event per batch. A bad row is reported with its line number
+//! and reason and nothing of it is stored; good rows are imported.
+//! Into an empty table on SQLite, rows are gathered into sorted runs written in PID order
+//! ([`crate::sorted_run`]), and the secondary indexes are dropped first and rebuilt at the end
 //! (building an index once from sorted data is far cheaper than maintaining it row by row).
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::time::Instant;
 
@@ -22,8 +22,10 @@ use tokio::sync::mpsc;
 use crate::citizens;
 use crate::error::{FieldError, RegistryError, Result};
 use crate::record::{
-    self, CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
+    CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
 };
+use crate::row_reader::{self, Msg};
+use crate::sorted_run::SortRun;
 
 /// Receives progress while a file is processed.
 pub trait Progress: Send {
@@ -93,17 +95,6 @@ impl ImportReport {
     }
 }
 
-struct Batch {
-    rows: Vec<(u64, CitizenRecord)>,
-}
-
-enum Msg {
-    Batch(Batch),
-    Rejected(RowError),
-    /// The file itself is unreadable from this line on.
-    Fatal(RowError),
-}
-
 /// Checks the header: known columns, no duplicates, the required six present.
 pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
     let mut seen = std::collections::HashSet::new();
@@ -135,164 +126,6 @@ pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
     Ok(())
 }
 
-fn read_rows<R: Read>(
-    input: R,
-    batch_rows: usize,
-    today: NaiveDate,
-    tx: mpsc::Sender<Msg>,
-    mut progress: Box<dyn Progress>,
-) -> std::result::Result<u64, FieldError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    let header: Vec<String> = match rdr.read_byte_record(&mut record) {
-        Ok(true) => record
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim()
-                    .trim_start_matches('\u{feff}')
-                    .to_owned()
-            })
-            .collect(),
-        Ok(false) => {
-            return Err(FieldError::new(
-                "header",
-                "header.missing",
-                "the file is empty",
-            ));
-        }
-        Err(e) => return Err(FieldError::new("header", "csv.unreadable", e.to_string())),
-    };
-    check_header(&header)?;
-    let map: [Option<usize>; COLUMNS.len()] =
-        std::array::from_fn(|k| header.iter().position(|h| h == COLUMNS[k]));
-    let mut seen = PidMap::default();
-    let mut batch = Vec::with_capacity(batch_rows);
-    let mut rows = 0u64;
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                let _ = tx.blocking_send(Msg::Fatal(RowError {
-                    line,
-                    errors: vec![FieldError::new(
-                        "row",
-                        "csv.unreadable",
-                        format!("the CSV cannot be read from here: {e}"),
-                    )],
-                }));
-                break;
-            }
-        }
-        rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
-        match parse_row(&record, &header, &map, today) {
-            Err(errors) => {
-                if tx
-                    .blocking_send(Msg::Rejected(RowError { line, errors }))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            Ok(r) => {
-                let key = r.pid.as_i64();
-                if let Some(first) = seen.get(&key) {
-                    let err = FieldError::new(
-                        "pid",
-                        "pid.duplicate",
-                        format!("duplicates the PID on line {first}"),
-                    );
-                    if tx
-                        .blocking_send(Msg::Rejected(RowError {
-                            line,
-                            errors: vec![err],
-                        }))
-                        .is_err()
-                    {
-                        break;
-                    }
-                } else {
-                    seen.insert(key, line);
-                    batch.push((line, r));
-                }
-            }
-        }
-        if batch.len() >= batch_rows {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
-            if tx.blocking_send(Msg::Batch(Batch { rows: full })).is_err() {
-                break;
-            }
-            progress.update(rows, rdr.position().byte());
-        }
-    }
-    if !batch.is_empty() {
-        let _ = tx.blocking_send(Msg::Batch(Batch { rows: batch }));
-    }
-    progress.update(rows, rdr.position().byte());
-    progress.finish(rows);
-    Ok(rows)
-}
-
-fn parse_row(
-    record: &csv::ByteRecord,
-    header: &[String],
-    map: &[Option<usize>; COLUMNS.len()],
-    today: NaiveDate,
-) -> std::result::Result<CitizenRecord, Vec<FieldError>> {
-    if record.len() != header.len() {
-        return Err(vec![FieldError::new(
-            "row",
-            "csv.column_count",
-            format!(
-                "has {} columns; the header has {}",
-                record.len(),
-                header.len()
-            ),
-        )]);
-    }
-    // Delimiters are ASCII, so when the whole record is UTF-8 every field is too.
-    let Ok(whole) = std::str::from_utf8(record.as_slice()) else {
-        let errors = record
-            .iter()
-            .enumerate()
-            .filter(|(_, raw)| std::str::from_utf8(raw).is_err())
-            .map(|(i, _)| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
-            .collect();
-        return Err(errors);
-    };
-    let field = |i: usize| record.range(i).and_then(|r| whole.get(r));
-    let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
-    record::validate_columns(&values, today)
-}
-
-/// A hasher for PIDs (already uniformly spread integers): one multiply instead of SipHash.
-#[derive(Default)]
-struct PidHasher(u64);
-
-impl std::hash::Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.0 = (v as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-}
-
-type PidMap = HashMap<i64, u64, std::hash::BuildHasherDefault<PidHasher>>;
-
 /// Imports citizens from CSV. Rows that fail validation, repeat a PID in the file or are
 /// already registered are rejected and reported; every other row is stored whole.
 pub async fn import<R: Read + Send + 'static>(
@@ -306,8 +139,9 @@ pub async fn import<R: Read + Send + 'static>(
     let import_id = motcua_db::new_id();
     let (tx, mut rx) = mpsc::channel::<Msg>(4);
     let batch_rows = opts.batch_rows.max(1);
-    let reader =
-        tokio::task::spawn_blocking(move || read_rows(input, batch_rows, today, tx, progress));
+    let reader = tokio::task::spawn_blocking(move || {
+        row_reader::read_rows(input, batch_rows, today, tx, progress)
+    });
 
     let bulk = !opts.dry_run && citizens::count(db).await? == 0;
     // On SQLite, batches go through a direct connection with a large page cache.
@@ -354,6 +188,9 @@ pub async fn import<R: Read + Send + 'static>(
     // Into an empty table on SQLite, rows are gathered and written in PID order: appending to
     // the B-tree is several times cheaper than inserting at random places.
     let sorted_bulk = bulk && raw.is_some();
+    if let (true, Some(writer)) = (sorted_bulk, raw.as_mut()) {
+        writer.checkpoint_in_background()?;
+    }
     // Batches are kept as they arrive, not concatenated: growing one vector of rows (several
     // hundred bytes each) to a million would copy them all again at every doubling.
     let mut pending = SortRun::default();
@@ -363,19 +200,19 @@ pub async fn import<R: Read + Send + 'static>(
                 reject(&mut report, e);
                 continue;
             }
-            Msg::Batch(batch) if opts.dry_run => {
-                report.rows_imported += batch.rows.len() as u64;
+            Msg::Rows(rows) if opts.dry_run => {
+                report.rows_imported += rows.len() as u64;
                 continue;
             }
-            Msg::Batch(batch) if sorted_bulk => {
-                pending.rows += batch.rows.len();
-                pending.batches.push(batch.rows);
+            Msg::Rows(rows) if sorted_bulk => {
+                pending.rows += rows.len();
+                pending.batches.push(rows);
                 if pending.rows < SORT_RUN_ROWS {
                     continue;
                 }
                 flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await
             }
-            Msg::Batch(batch) => store_batch(db, &mut raw, &import_id, &opts.actor, batch).await,
+            Msg::Rows(rows) => store_batch(db, &mut raw, &import_id, &opts.actor, rows).await,
         };
         match outcome {
             Ok((imported, dups)) => {
@@ -390,6 +227,10 @@ pub async fn import<R: Read + Send + 'static>(
             }
         }
     }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "file read and validated"
+    );
     if failure.is_none() && pending.rows > 0 {
         match flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await {
             Ok((imported, dups)) => {
@@ -420,6 +261,12 @@ pub async fn import<R: Read + Send + 'static>(
                     "secondary indexes built"
                 );
             }
+            let finish_started = Instant::now();
+            writer.finish()?;
+            tracing::info!(
+                seconds = finish_started.elapsed().as_secs_f64(),
+                "write-ahead log checkpointed"
+            );
             Ok::<(), RegistryError>(())
         })
         .await
@@ -453,12 +300,14 @@ pub(crate) fn batch_event<'a>(
     import_id: &'a str,
     actor: &'a str,
     lines: (u64, u64),
-    stored: &[&CitizenRecord],
+    stored_pids: impl Iterator<Item = i64>,
     now: i64,
 ) -> NewEvent<'a> {
     let mut digest = Sha256::new();
-    for r in stored {
-        digest.update(r.pid.as_i64().to_le_bytes());
+    let mut rows = 0usize;
+    for pid in stored_pids {
+        digest.update(pid.to_le_bytes());
+        rows += 1;
     }
     NewEvent {
         aggregate_type: "registry_import",
@@ -467,7 +316,7 @@ pub(crate) fn batch_event<'a>(
         actor,
         reason: "bulk import of citizens",
         payload: json!({
-            "rows": stored.len(),
+            "rows": rows,
             "first_line": lines.0,
             "last_line": lines.1,
             "pids_sha256": hex::encode(digest.finalize()),
@@ -479,13 +328,6 @@ pub(crate) fn batch_event<'a>(
 /// Rows gathered before a sorted write; bounds the memory a bulk import holds (about 0.5 KB
 /// per row).
 pub const SORT_RUN_ROWS: usize = 2_000_000;
-
-/// Validated rows waiting for a sorted write, in the batches the reader sent them.
-#[derive(Default)]
-struct SortRun {
-    batches: Vec<Vec<(u64, CitizenRecord)>>,
-    rows: usize,
-}
 
 async fn flush_sorted(
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
@@ -501,45 +343,39 @@ async fn flush_sorted(
     };
     let run = std::mem::take(pending);
     let (id, who) = (import_id.to_owned(), actor.to_owned());
-    // The whole run goes to the blocking thread in one hand-off. Keys are sorted, not rows (a
-    // row is several hundred bytes); each batch is a list of references into the run, so no
-    // row moves, and the run is freed on that thread too.
+    // The whole run goes to the blocking thread in one hand-off; a packer thread lays it out in
+    // PID order (see `sorted_run`) two chunks ahead of the writer, and frees it.
     let (writer, result) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        // (PID, batch, row in the batch).
-        let mut order: Vec<(i64, usize, usize)> = Vec::with_capacity(run.rows);
-        for (b, batch) in run.batches.iter().enumerate() {
-            for (i, (_, r)) in batch.iter().enumerate() {
-                order.push((r.pid.as_i64(), b, i));
-            }
-        }
-        order.sort_unstable();
-        let row = |b: usize, i: usize| &run.batches[b][i];
-        let mut imported = 0;
-        let mut dups = Vec::new();
-        for keys in order.chunks(batch_rows) {
-            let batch: Vec<&CitizenRecord> = keys.iter().map(|&(_, b, i)| &row(b, i).1).collect();
-            let lines: Vec<u64> = keys.iter().map(|&(_, b, i)| row(b, i).0).collect();
-            let span = (
-                lines.iter().copied().min().unwrap_or(0),
-                lines.iter().copied().max().unwrap_or(0),
+        let (parts, received) = std::sync::mpsc::sync_channel(2);
+        let packer = std::thread::Builder::new()
+            .name("import-packer".into())
+            .spawn(move || run.pack(batch_rows, &parts));
+        let packer = match packer {
+            Ok(p) => p,
+            Err(e) => return (writer, Err(RegistryError::Io(e))),
+        };
+        let stored = writer.store_sorted(received, &id, &who);
+        if packer.join().is_err() {
+            return (
+                writer,
+                Err(RegistryError::Io(std::io::Error::other(
+                    "the import's packer thread panicked",
+                ))),
             );
-            let now = motcua_db::clock::now_us();
-            match writer.store(&batch, &id, &who, span, now) {
-                Ok(flags) => {
-                    let (n, d) = collect_outcome(&lines, batch.iter().copied(), &flags);
-                    imported += n;
-                    dups.extend(d);
-                }
-                Err(e) => return (writer, Err(e)),
-            }
         }
+        let result = stored.map(|(imported, skipped)| {
+            let dups = skipped
+                .into_iter()
+                .map(|(line, pid)| already_registered(line, &format!("{pid:012}")))
+                .collect();
+            (imported, dups)
+        });
         tracing::info!(
-            rows = imported,
             seconds = started.elapsed().as_secs_f64(),
             "sorted run written"
         );
-        (writer, Ok((imported, dups)))
+        (writer, result)
     })
     .await
     .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
@@ -552,16 +388,16 @@ async fn store_batch(
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
     import_id: &str,
     actor: &str,
-    mut batch: Batch,
+    mut batch: Vec<(u64, CitizenRecord)>,
 ) -> Result<(u64, Vec<RowError>)> {
     // Key order keeps B-tree inserts local.
-    batch.rows.sort_unstable_by_key(|(_, r)| r.pid);
-    let lines: Vec<u64> = batch.rows.iter().map(|(l, _)| *l).collect();
+    batch.sort_unstable_by_key(|(_, r)| r.pid);
+    let lines: Vec<u64> = batch.iter().map(|(l, _)| *l).collect();
     let span = (
         lines.iter().copied().min().unwrap_or(0),
         lines.iter().copied().max().unwrap_or(0),
     );
-    let rows: Vec<CitizenRecord> = batch.rows.into_iter().map(|(_, r)| r).collect();
+    let rows: Vec<CitizenRecord> = batch.into_iter().map(|(_, r)| r).collect();
     let now = motcua_db::clock::now_us();
     let inserted: Vec<bool> = match raw.take() {
         Some(mut writer) => {
@@ -589,13 +425,24 @@ async fn store_batch(
                 .map(|(r, _)| r.clone())
                 .collect();
             citizens::ensure_households(&mut tx, &stored, now).await?;
-            let refs: Vec<&CitizenRecord> = stored.iter().collect();
-            events::append(&mut tx, &batch_event(import_id, actor, span, &refs, now)).await?;
+            let pids = stored.iter().map(|r| r.pid.as_i64());
+            events::append(&mut tx, &batch_event(import_id, actor, span, pids, now)).await?;
             tx.commit().await?;
             flags
         }
     };
     Ok(collect_outcome(&lines, &rows, &inserted))
+}
+
+fn already_registered(line: u64, pid: &str) -> RowError {
+    RowError {
+        line,
+        errors: vec![FieldError::new(
+            "pid",
+            "pid.already_registered",
+            format!("{pid} is already registered"),
+        )],
+    }
 }
 
 /// Counts stored rows and reports the others as already registered.
@@ -610,14 +457,7 @@ fn collect_outcome<'a>(
         if *ok {
             stored += 1;
         } else {
-            dups.push(RowError {
-                line: *line,
-                errors: vec![FieldError::new(
-                    "pid",
-                    "pid.already_registered",
-                    format!("{} is already registered", r.pid),
-                )],
-            });
+            dups.push(already_registered(*line, &r.pid.to_string()));
         }
     }
     (stored, dups)

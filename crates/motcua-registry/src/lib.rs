@@ -14,7 +14,9 @@ pub mod csv_io;
 pub mod error;
 pub mod quality;
 pub mod record;
+mod row_reader;
 pub mod search;
+mod sorted_run;
 pub mod verify;
 pub mod vital;
 

@@ -264,21 +264,25 @@ async fn header_problems_reject_the_file() {
 /// PID blamed on the later line, naming the first.
 #[tokio::test]
 async fn rejections_keep_file_order_across_batches() {
+    // More rows than three reader chunks, so chunks go round the validator threads.
     let db = testing::fresh().await.unwrap();
     let mut buf = Vec::new();
-    csv_io::write_generated(&mut buf, 11, 10_000, &mut NoProgress).unwrap();
+    csv_io::write_generated(&mut buf, 11, 18_000, &mut NoProgress).unwrap();
     let text = String::from_utf8(buf).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     // lines[0] is the header, so data row i is on file line i + 1.
-    let (first_dup, second_dup) = (lines[101].clone(), lines[9_001].clone());
+    let dups = [
+        lines[101].clone(),
+        lines[9_001].clone(),
+        lines[17_001].clone(),
+    ];
     lines[4_501] = lines[4_501].replacen(&lines[4_501][..12], "12345", 1);
-    lines.push(first_dup);
-    lines.push(second_dup);
+    lines.extend(dups);
     let csv = lines.join("\n") + "\n";
     let r = import_batched(&db, csv.into_bytes(), 500).await;
     assert_eq!(
         (r.rows_read, r.rows_imported, r.rows_rejected),
-        (10_002, 9_999, 3)
+        (18_003, 17_999, 4)
     );
     let got: Vec<(u64, &str, &str)> = r
         .errors
@@ -293,18 +297,86 @@ async fn rejections_keep_file_order_across_batches() {
         .collect();
     assert_eq!(got[0], (4_502, "pid", got[0].2));
     assert!(got[0].2.starts_with("pid."), "{got:?}");
-    assert_eq!(got[1], (10_002, "pid", "pid.duplicate"));
-    assert_eq!(got[2], (10_003, "pid", "pid.duplicate"));
+    for (k, first) in [102, 9_002, 17_002].into_iter().enumerate() {
+        assert_eq!(got[k + 1], (18_002 + k as u64, "pid", "pid.duplicate"));
+        let message = &r.errors[k + 1].errors[0].message;
+        assert!(message.ends_with(&format!("line {first}")), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_sorted_run_stores_each_household_once_and_an_event_per_chunk() {
+    use sha2::{Digest, Sha256};
+    let db = testing::fresh().await.unwrap();
+    let mut buf = Vec::new();
+    csv_io::write_generated(&mut buf, 5, 5_000, &mut NoProgress).unwrap();
+    let text = String::from_utf8(buf.clone()).unwrap();
+    let r = import_batched(&db, buf, 300).await;
+    assert!(r.is_complete(), "{:?}", &r.errors[..r.errors.len().min(3)]);
+    assert_eq!(r.rows_imported, 5_000);
+
+    // Expected households from the file: the first member gives province and address.
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let mut expected: std::collections::BTreeMap<i64, (Option<String>, i32, String)> =
+        Default::default();
+    let mut members: std::collections::HashMap<i64, usize> = Default::default();
+    let mut pids = Vec::new();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        let id: i64 = row[5].parse().unwrap();
+        let entry = expected
+            .entry(id)
+            .or_insert_with(|| (None, row[4].parse().unwrap(), row[15].to_owned()));
+        if &row[6] == "head" {
+            entry.0 = Some(row[0].to_owned());
+        }
+        *members.entry(id).or_default() += 1;
+        pids.push(row[0].parse::<i64>().unwrap());
+    }
     assert!(
-        r.errors[1].errors[0].message.contains("line 102"),
-        "{:?}",
-        r.errors[1]
+        members.values().any(|n| *n >= 3),
+        "households with several members"
     );
-    assert!(
-        r.errors[2].errors[0].message.contains("line 9002"),
-        "{:?}",
-        r.errors[2]
-    );
+    for (id, (head, province, address)) in &expected {
+        let h = citizens::household(&db, *id).await.unwrap().unwrap();
+        assert_eq!(
+            (&h.head_pid, h.province_code, &h.address, h.members.len()),
+            (head, *province, address, members[id]),
+            "household {id}"
+        );
+    }
+
+    let events = motcua_db::events::for_aggregate(&db, "registry_import", &r.import_id)
+        .await
+        .unwrap();
+    let batches: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "registry_import.batch_stored")
+        .collect();
+    assert_eq!(batches.len(), 5_000usize.div_ceil(300));
+    // On SQLite a chunk is a slice of the whole run in PID order; otherwise each batch is a
+    // slice of the file, stored in PID order.
+    let chunks: Vec<Vec<i64>> = if db.sqlite_path().is_some() {
+        pids.sort_unstable();
+        pids.chunks(300).map(<[i64]>::to_vec).collect()
+    } else {
+        pids.chunks(300)
+            .map(|c| {
+                let mut c = c.to_vec();
+                c.sort_unstable();
+                c
+            })
+            .collect()
+    };
+    for (e, chunk) in batches.iter().zip(&chunks) {
+        let payload: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(payload["rows"].as_u64(), Some(chunk.len() as u64));
+        let mut digest = Sha256::new();
+        for pid in chunk {
+            digest.update(pid.to_le_bytes());
+        }
+        assert_eq!(payload["pids_sha256"], hex::encode(digest.finalize()));
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,306 @@
+//! Reads and validates the rows of a citizen CSV, on several threads, in file order.
+//!
+//! Splitting a CSV into records is cheap and must be sequential (a quoted field may hold a line
+//! break); validating a record (dates, PIDs, folding the name for search) is most of the cost
+//! and independent per row. So one thread splits records into chunks and deals them round-robin
+//! to validator threads, and a sequencer collects the results in the same round-robin order,
+//! which is file order, without a reordering buffer. The sequencer alone keeps the map of PIDs
+//! seen, so "duplicates the PID on line N" always names the first occurrence in the file.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::csv_io::{Progress, RowError, check_header};
+use crate::error::FieldError;
+use crate::record::{self, COLUMNS, CitizenRecord};
+
+/// What the reader sends the importer.
+pub(crate) enum Msg {
+    /// Valid rows with their line numbers, in file order, none repeating an earlier PID.
+    Rows(Vec<(u64, CitizenRecord)>),
+    Rejected(RowError),
+    /// The file itself is unreadable from this line on.
+    Fatal(RowError),
+}
+
+/// Records per chunk dealt to a validator: large enough that hand-offs cost nothing, small
+/// enough that validators start at once.
+const CHUNK_RECORDS: usize = 8192;
+
+/// Validator threads: the machine's cores, within reason.
+fn validators() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// Records split from the file, with their line numbers and the input consumed so far.
+struct RawChunk {
+    records: Vec<(u64, csv::ByteRecord)>,
+    bytes: u64,
+}
+
+type Checked = Vec<(u64, Result<CitizenRecord, Vec<FieldError>>)>;
+
+/// Reads the header, then every row; sends valid rows in batches of `batch_rows` and each
+/// rejected row on its own. Returns the number of data rows read, or the header's fault.
+pub(crate) fn read_rows<R: Read>(
+    input: R,
+    batch_rows: usize,
+    today: NaiveDate,
+    tx: mpsc::Sender<Msg>,
+    progress: Box<dyn Progress>,
+) -> Result<u64, FieldError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let header = read_header(&mut rdr)?;
+    check_header(&header)?;
+    let map: [Option<usize>; COLUMNS.len()] =
+        std::array::from_fn(|k| header.iter().position(|h| h == COLUMNS[k]));
+    let workers = validators();
+    let (rows, fatal) = std::thread::scope(|s| {
+        let mut to_workers = Vec::with_capacity(workers);
+        let mut from_workers = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (raw_tx, raw_rx) = sync_channel::<RawChunk>(4);
+            let (done_tx, done_rx) = sync_channel::<(Checked, u64)>(4);
+            let (header, map) = (&header, &map);
+            std::thread::Builder::new()
+                .name("import-validate".into())
+                .spawn_scoped(s, move || validate(raw_rx, done_tx, header, map, today))
+                .map_err(io_error)?;
+            to_workers.push(raw_tx);
+            from_workers.push(done_rx);
+        }
+        let sequencer_tx = tx.clone();
+        std::thread::Builder::new()
+            .name("import-sequence".into())
+            .spawn_scoped(s, move || {
+                sequence(from_workers, batch_rows, sequencer_tx, progress)
+            })
+            .map_err(io_error)?;
+        Ok(split(&mut rdr, &to_workers))
+        // Dropping the senders ends the validators, then the sequencer.
+    })?;
+    if let Some(e) = fatal {
+        let _ = tx.blocking_send(Msg::Fatal(e));
+    }
+    Ok(rows)
+}
+
+fn io_error(e: std::io::Error) -> FieldError {
+    FieldError::new(
+        "file",
+        "io.thread",
+        format!("cannot start a reader thread: {e}"),
+    )
+}
+
+fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, FieldError> {
+    let mut record = csv::ByteRecord::new();
+    match rdr.read_byte_record(&mut record) {
+        Ok(true) => Ok(record
+            .iter()
+            .map(|f| {
+                String::from_utf8_lossy(f)
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .to_owned()
+            })
+            .collect()),
+        Ok(false) => Err(FieldError::new(
+            "header",
+            "header.missing",
+            "the file is empty",
+        )),
+        Err(e) => Err(FieldError::new("header", "csv.unreadable", e.to_string())),
+    }
+}
+
+/// Splits records into chunks dealt round-robin. Returns how many records were read and the
+/// error that stopped the file, if any; stops quietly if the importer has gone.
+fn split<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    workers: &[SyncSender<RawChunk>],
+) -> (u64, Option<RowError>) {
+    let mut next = 0;
+    let mut rows = 0u64;
+    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
+    let mut fatal = None;
+    loop {
+        let mut record = csv::ByteRecord::new();
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {
+                rows += 1;
+                let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
+                chunk.push((line, record));
+            }
+            Ok(false) => break,
+            Err(e) => {
+                fatal = Some(RowError {
+                    line: e.position().map(|p| p.line()).unwrap_or(0),
+                    errors: vec![FieldError::new(
+                        "row",
+                        "csv.unreadable",
+                        format!("the CSV cannot be read from here: {e}"),
+                    )],
+                });
+                break;
+            }
+        }
+        if chunk.len() == CHUNK_RECORDS {
+            let records = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_RECORDS));
+            let bytes = rdr.position().byte();
+            if workers[next].send(RawChunk { records, bytes }).is_err() {
+                return (rows, fatal);
+            }
+            next = (next + 1) % workers.len();
+        }
+    }
+    if !chunk.is_empty() {
+        let bytes = rdr.position().byte();
+        let _ = workers[next].send(RawChunk {
+            records: chunk,
+            bytes,
+        });
+    }
+    (rows, fatal)
+}
+
+fn validate(
+    chunks: Receiver<RawChunk>,
+    done: SyncSender<(Checked, u64)>,
+    header: &[String],
+    map: &[Option<usize>; COLUMNS.len()],
+    today: NaiveDate,
+) {
+    for chunk in chunks {
+        let checked = chunk
+            .records
+            .iter()
+            .map(|(line, record)| (*line, parse_row(record, header, map, today)))
+            .collect();
+        if done.send((checked, chunk.bytes)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Collects validated chunks in file order, rejects repeated PIDs and sends batches.
+fn sequence(
+    workers: Vec<Receiver<(Checked, u64)>>,
+    batch_rows: usize,
+    tx: mpsc::Sender<Msg>,
+    mut progress: Box<dyn Progress>,
+) {
+    let mut seen = PidMap::default();
+    let mut batch = Vec::with_capacity(batch_rows);
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    // Chunks were dealt round-robin, so taking them round-robin restores file order; the first
+    // worker to have nothing more marks the end.
+    'chunks: for k in 0.. {
+        let Ok((checked, consumed)) = workers[k % workers.len()].recv() else {
+            break;
+        };
+        bytes = consumed;
+        for (line, result) in checked {
+            rows += 1;
+            let rejected = match result {
+                Err(errors) => Some(RowError { line, errors }),
+                Ok(r) => match seen.get(&r.pid.as_i64()) {
+                    Some(first) => Some(RowError {
+                        line,
+                        errors: vec![FieldError::new(
+                            "pid",
+                            "pid.duplicate",
+                            format!("duplicates the PID on line {first}"),
+                        )],
+                    }),
+                    None => {
+                        seen.insert(r.pid.as_i64(), line);
+                        batch.push((line, r));
+                        None
+                    }
+                },
+            };
+            if let Some(e) = rejected
+                && tx.blocking_send(Msg::Rejected(e)).is_err()
+            {
+                break 'chunks;
+            }
+            if batch.len() >= batch_rows {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
+                if tx.blocking_send(Msg::Rows(full)).is_err() {
+                    break 'chunks;
+                }
+                progress.update(rows, bytes);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Msg::Rows(batch));
+    }
+    progress.update(rows, bytes);
+    progress.finish(rows);
+}
+
+fn parse_row(
+    record: &csv::ByteRecord,
+    header: &[String],
+    map: &[Option<usize>; COLUMNS.len()],
+    today: NaiveDate,
+) -> Result<CitizenRecord, Vec<FieldError>> {
+    if record.len() != header.len() {
+        return Err(vec![FieldError::new(
+            "row",
+            "csv.column_count",
+            format!(
+                "has {} columns; the header has {}",
+                record.len(),
+                header.len()
+            ),
+        )]);
+    }
+    // Delimiters are ASCII, so when the whole record is UTF-8 every field is too.
+    let Ok(whole) = std::str::from_utf8(record.as_slice()) else {
+        let errors = record
+            .iter()
+            .enumerate()
+            .filter(|(_, raw)| std::str::from_utf8(raw).is_err())
+            .map(|(i, _)| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
+            .collect();
+        return Err(errors);
+    };
+    let field = |i: usize| record.range(i).and_then(|r| whole.get(r));
+    let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
+    record::validate_columns(&values, today)
+}
+
+/// A hasher for PIDs (already uniformly spread integers): one multiply instead of SipHash.
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = (v as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+type PidMap = HashMap<i64, u64, std::hash::BuildHasherDefault<PidHasher>>;
