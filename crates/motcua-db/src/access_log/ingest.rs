@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::checkpoint::Checkpointer;
 use super::journal::{self, Durable, Record};
 use super::{AccessEntry, SubjectKey};
 use crate::DbResult;
@@ -187,7 +188,8 @@ impl Sink {
     /// transactions of [`INDEX_CHUNK`] rows; the last one also moves `indexed_id`. A run cut
     /// short is repeated from `from` (rows already there are skipped), and until it ends
     /// readers find its entries by scanning.
-    fn index_run(&mut self, from: i64) -> DbResult<()> {
+    /// Returns how many keys it added.
+    fn index_run(&mut self, from: i64) -> DbResult<usize> {
         let mut keys: Vec<SubjectKey> = Vec::new();
         let mut upto = from;
         let mut pacer = super::sched::Pacer::default();
@@ -244,7 +246,7 @@ impl Sink {
                 std::thread::sleep(INDEX_PAUSE);
             }
         }
-        Ok(())
+        Ok(keys.len())
     }
 }
 
@@ -259,6 +261,8 @@ pub struct Ingester {
     pub node: String,
     pub sink: Sink,
     pub shared: Arc<Shared>,
+    /// Checkpoints the sink's file (its automatic checkpoints are off).
+    pub checkpointer: Checkpointer,
 }
 
 impl Ingester {
@@ -332,12 +336,13 @@ impl Ingester {
                     return Ok(false);
                 }
                 let started = std::time::Instant::now();
-                self.sink.index_run(indexed)?;
+                let keys = self.sink.index_run(indexed)?;
                 tracing::info!(
                     after_id = indexed,
                     seconds = started.elapsed().as_secs_f64(),
                     "access log: a sorted run added to the per-citizen index"
                 );
+                self.wrote(keys);
                 Ok(true)
             });
             match result {
@@ -390,6 +395,7 @@ impl Ingester {
                 .store(&self.node, &fresh)
                 .map_err(std::io::Error::other)?;
             *ingested = last;
+            self.wrote(fresh.len());
         }
         here.offset = offset;
         if current {
@@ -413,6 +419,14 @@ impl Ingester {
             .find(|&s| s > here.segment);
         *cursor = next.map(|segment| Cursor { segment, offset: 0 });
         Ok(true)
+    }
+
+    /// Counts log written into the sink, checkpointing when enough has been. A checkpoint that
+    /// fails is tried again after more is written; until then the WAL grows.
+    fn wrote(&mut self, units: usize) {
+        if let Err(e) = self.checkpointer.wrote(&self.sink.0, units) {
+            tracing::warn!(error = %e, "checkpointing the access log failed; will retry");
+        }
     }
 
     /// A closed segment whose records are all committed is removed. One with a damaged record

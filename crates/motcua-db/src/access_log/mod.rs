@@ -13,6 +13,7 @@
 //! On PostgreSQL, or when another process holds the journal, a group-commit writer inserts
 //! entries directly.
 
+mod checkpoint;
 mod ingest;
 pub mod journal;
 mod sched;
@@ -203,9 +204,12 @@ fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
     // Entries are indexed by citizen, so a batch touches about one index page per entry; the
     // pages must stay cached or every insert reads one back from the file.
     conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB)?;
-    // Each checkpoint syncs the file, and every sync on the disk delays the journal's own:
-    // checkpoint after 64 MiB of log instead of SQLite's default 4 MiB.
-    conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+    // The ingester checkpoints the file itself, with the writes paced (`checkpoint.rs`).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let Some(main) = db.sqlite_path() else {
+        return Ok(None);
+    };
+    let checkpointer = checkpoint::Checkpointer::open(crate::audit_file(main))?;
     let sink = ingest::Sink(conn);
     let ingested = sink.ingested(&node)?;
     let mut journal = match journal::Journal::open(dir, ingested)? {
@@ -219,6 +223,7 @@ fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
         node,
         sink,
         shared: shared.clone(),
+        checkpointer,
     };
     std::thread::Builder::new()
         .name("access-log-ingest".into())
