@@ -24,9 +24,9 @@ use crate::DbResult;
 /// Log written (entries copied plus index keys added) between checkpoints: some 10 MB of WAL.
 pub const CHECKPOINT_EVERY: usize = 32_768;
 /// The file is written back in slices of this many bytes…
-const SLICE: u64 = 1 << 20;
+const SLICE: u64 = 256 << 10;
 /// …with this pause after each slice that had dirty pages.
-const PAUSE: Duration = Duration::from_millis(4);
+const PAUSE: Duration = Duration::from_millis(2);
 /// A slice written back faster than this had nothing to write.
 const CLEAN: Duration = Duration::from_micros(200);
 
