@@ -160,15 +160,15 @@ impl Journal {
         Ok(())
     }
 
-    /// Zero-fills the next segment on another thread.
+    /// Zero-fills the next segment on another thread. The thread keeps the normal policy, not
+    /// the ingester's `SCHED_IDLE`: the writer waits for it at the next rotation, and while
+    /// requests keep the core busy an idle-class thread barely runs, so every request would
+    /// wait behind it. Its work is about a millisecond of CPU and a sync.
     fn prepare_spare(&mut self) {
         let path = spare_path(&self.dir);
         let spawned = std::thread::Builder::new()
             .name("access-log-spare".into())
-            .spawn(move || {
-                super::sched::run_when_idle();
-                zero_filled(&path).map(drop)
-            });
+            .spawn(move || zero_filled(&path).map(drop));
         match spawned {
             Ok(handle) => self.spare = Some(handle),
             Err(e) => tracing::warn!(error = %e, "cannot start preparing a spare segment"),
