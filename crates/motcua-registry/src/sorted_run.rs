@@ -40,6 +40,10 @@ const TEXT_COLUMNS: usize = 11;
 /// Where one text value sits in its chunk's buffer; `None` is SQL NULL.
 type Span = Option<(u32, u32)>;
 
+/// Rows per chunk at most, whatever the batch size asked for: under the field limits a row's
+/// text is at most about 4 KB, so a chunk's buffer stays far below the 4 GiB its offsets reach.
+const MAX_CHUNK_ROWS: usize = 65_536;
+
 /// One citizen's column values; text lives in the chunk's buffer.
 pub(crate) struct PackedRow {
     pub pid: i64,
@@ -109,7 +113,7 @@ impl SortRun {
             }
         }
         order.sort_unstable();
-        for keys in order.chunks(chunk_rows.max(1)) {
+        for keys in order.chunks(chunk_rows.clamp(1, MAX_CHUNK_ROWS)) {
             let mut chunk = PackedChunk {
                 lines: Vec::with_capacity(keys.len()),
                 rows: Vec::with_capacity(keys.len()),
