@@ -8,6 +8,7 @@
 //! keys are sorted and added to the per-citizen index, a band of keys per commit.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,52 +35,68 @@ const INDEX_CHUNK: usize = 1_024;
 const INDEX_PAUSE: Duration = Duration::from_millis(10);
 
 /// State shared by the journal writer, the ingester and readers waiting for a flush.
+///
+/// The journal writer, which every request waits for, never takes a lock the ingester may
+/// hold. The ingester runs under `SCHED_IDLE`: on a busy core it can be preempted inside any
+/// critical section and then not run again for a long while, and a writer blocked on that lock
+/// would hold back every request meanwhile. So the writer publishes through atomics (the
+/// synced end in a [`DurableCell`], the copied position in `copied`) and only notifies the
+/// condition variable; a wake-up lost in a race costs the ingester at most [`INGEST_EVERY`].
 pub struct Shared {
+    durable: DurableCell,
+    copied: AtomicU64,
     state: Mutex<State>,
     cond: Condvar,
-    /// The last sequence number committed to the database.
+    /// The last sequence number committed to the database, for readers waiting for a flush.
     pub ingested: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Default)]
 struct State {
-    durable: Durable,
     wake: bool,
     stop: bool,
 }
 
 impl Shared {
     pub fn new(durable: Durable, ingested: u64) -> Shared {
-        Shared {
-            state: Mutex::new(State {
-                durable,
-                ..State::default()
-            }),
+        let shared = Shared {
+            durable: DurableCell::default(),
+            copied: AtomicU64::new(ingested),
+            state: Mutex::new(State::default()),
             cond: Condvar::new(),
             ingested: tokio::sync::watch::Sender::new(ingested),
-        }
+        };
+        shared.durable.store(durable);
+        shared
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock leaves plain numbers behind; they stay usable.
+        // A panic while holding this lock leaves plain flags behind; they stay usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Publishes a newly synced end of the journal; wakes the ingester when much is waiting.
+    /// Called by the journal writer only.
     pub fn durable(&self, durable: Durable) {
-        let waiting = durable.seq.saturating_sub(*self.ingested.borrow());
-        self.lock().durable = durable;
+        let waiting = durable
+            .seq
+            .saturating_sub(self.copied.load(Ordering::Acquire));
+        self.durable.store(durable);
         if waiting >= INGEST_AT {
             self.cond.notify_one();
         }
     }
 
+    /// Records that the database holds everything up to `seq`.
+    fn copied(&self, seq: u64) {
+        self.copied.store(seq, Ordering::Release);
+        self.ingested.send_replace(seq);
+    }
+
     /// Asks the ingester to copy everything now; returns the sequence number to wait for.
     pub fn wake(&self) -> u64 {
-        let mut state = self.lock();
-        state.wake = true;
-        let target = state.durable.seq;
-        drop(state);
+        let target = self.durable.load().seq;
+        self.lock().wake = true;
         self.cond.notify_one();
         target
     }
@@ -92,7 +109,7 @@ impl Shared {
 
     fn wait(&self, ingested: u64) -> (Durable, bool) {
         let mut state = self.lock();
-        let due = |s: &State| s.wake || s.stop || s.durable.seq >= ingested + INGEST_AT;
+        let due = |s: &State| s.wake || s.stop || self.durable.load().seq >= ingested + INGEST_AT;
         if !due(&state) {
             state = match self.cond.wait_timeout(state, INGEST_EVERY) {
                 Ok((s, _)) => s,
@@ -100,7 +117,50 @@ impl Shared {
             };
         }
         state.wake = false;
-        (state.durable, state.stop)
+        let stop = state.stop;
+        drop(state);
+        (self.durable.load(), stop)
+    }
+}
+
+/// The synced end of the journal, written by the journal writer alone and read without a lock
+/// (a sequence lock: readers retry while a store is under way).
+#[derive(Default)]
+struct DurableCell {
+    /// Odd while a store is under way.
+    version: AtomicU64,
+    seq: AtomicU64,
+    segment: AtomicU64,
+    len: AtomicU64,
+}
+
+impl DurableCell {
+    fn store(&self, d: Durable) {
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.seq.store(d.seq, Ordering::Relaxed);
+        self.segment.store(d.segment, Ordering::Relaxed);
+        self.len.store(d.len, Ordering::Relaxed);
+        self.version.store(v.wrapping_add(2), Ordering::Release);
+    }
+
+    fn load(&self) -> Durable {
+        loop {
+            let before = self.version.load(Ordering::Acquire);
+            if before.is_multiple_of(2) {
+                let d = Durable {
+                    seq: self.seq.load(Ordering::Relaxed),
+                    segment: self.segment.load(Ordering::Relaxed),
+                    len: self.len.load(Ordering::Relaxed),
+                };
+                fence(Ordering::Acquire);
+                if self.version.load(Ordering::Relaxed) == before {
+                    return d;
+                }
+            }
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -272,7 +332,7 @@ impl Ingester {
         let mut cursor: Option<Cursor> = None;
         // Segments closed by earlier runs: copy whatever of them is missing, then remove them,
         // even if no new entry arrives.
-        let durable = self.shared.lock().durable;
+        let durable = self.shared.durable.load();
         loop {
             if cursor
                 .as_ref()
@@ -282,7 +342,7 @@ impl Ingester {
             }
             match self.step(&mut cursor, durable, &mut ingested) {
                 Ok(true) => {
-                    self.shared.ingested.send_replace(ingested);
+                    self.shared.copied(ingested);
                 }
                 Ok(false) => break,
                 Err(e) => {
@@ -297,7 +357,7 @@ impl Ingester {
             while ingested < durable.seq {
                 match self.step(&mut cursor, durable, &mut ingested) {
                     Ok(true) => {
-                        self.shared.ingested.send_replace(ingested);
+                        self.shared.copied(ingested);
                     }
                     Ok(false) => {
                         // Synced records the journal no longer holds (its files were removed
@@ -442,5 +502,37 @@ impl Ingester {
         } else {
             std::fs::remove_file(path)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A reader never sees a mix of two stores, however they interleave.
+    #[test]
+    fn the_durable_cell_is_read_whole() {
+        let cell = Arc::new(DurableCell::default());
+        let writer = {
+            let cell = cell.clone();
+            std::thread::spawn(move || {
+                for i in 1..=200_000u64 {
+                    cell.store(Durable {
+                        seq: i,
+                        segment: i * 2,
+                        len: i * 3,
+                    });
+                }
+            })
+        };
+        let mut last = 0;
+        while last < 200_000 {
+            let d = cell.load();
+            assert_eq!((d.segment, d.len), (d.seq * 2, d.seq * 3));
+            assert!(d.seq >= last, "went back from {last} to {}", d.seq);
+            last = d.seq;
+        }
+        writer.join().unwrap();
     }
 }
