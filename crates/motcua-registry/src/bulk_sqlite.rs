@@ -270,43 +270,12 @@ fn store(
     lines: (u64, u64),
     now: i64,
 ) -> Result<Vec<bool>> {
-    let mut inserted = Vec::with_capacity(rows.len());
-    {
-        let mut stmt = tx.prepare(INSERT_CITIZEN).map_err(db_err)?;
-        for r in rows {
-            let n = stmt
-                .execute(params![
-                    r.pid.as_i64(),
-                    r.full_name,
-                    r.name_folded,
-                    r.gender.as_code(),
-                    r.date_of_birth.to_string(),
-                    r.date_of_birth.year(),
-                    i32::from(r.birth_province),
-                    r.hometown_province.map(i32::from),
-                    r.ethnicity_code.map(i32::from),
-                    r.religion,
-                    r.nationality,
-                    r.father_pid.map(|p| p.as_i64()),
-                    r.mother_pid.map(|p| p.as_i64()),
-                    r.spouse_pid.map(|p| p.as_i64()),
-                    if r.deceased { "deceased" } else { "alive" },
-                    r.date_of_death.map(|d| d.to_string()),
-                    r.phone,
-                    r.email,
-                    r.tax_code,
-                    r.social_insurance_code,
-                    r.household_id,
-                    r.relation_to_head.map(|x| x.as_code()),
-                    r.residence_province.map(i32::from),
-                    r.address,
-                    import_id,
-                    now,
-                ])
-                .map_err(db_err)?;
-            inserted.push(n == 1);
-        }
+    // The batch's event names its span of lines, so rows need not carry their own.
+    let mut chunk = PackedChunk::with_capacity(rows.len());
+    for r in rows {
+        chunk.push(lines.0, r);
     }
+    let inserted = insert_packed(tx, &chunk, import_id, now)?;
     let stored: Vec<&CitizenRecord> = rows
         .iter()
         .zip(&inserted)
@@ -340,6 +309,26 @@ fn store_chunk(
     chunk: &PackedChunk,
     import_id: &str,
     actor: &str,
+    now: i64,
+) -> Result<Vec<bool>> {
+    let inserted = insert_packed(tx, chunk, import_id, now)?;
+    let pids = chunk
+        .rows
+        .iter()
+        .zip(&inserted)
+        .filter(|(_, ok)| **ok)
+        .map(|(r, _)| r.pid);
+    let event = batch_event(import_id, actor, chunk.line_span(), pids, now);
+    motcua_db::raw::append_event(tx, &event)?;
+    Ok(inserted)
+}
+
+/// Inserts a packed chunk's citizens, skipping PIDs already present. Returns, per row, whether
+/// it was inserted.
+fn insert_packed(
+    tx: &Connection,
+    chunk: &PackedChunk,
+    import_id: &str,
     now: i64,
 ) -> Result<Vec<bool>> {
     let mut inserted = Vec::with_capacity(chunk.rows.len());
@@ -378,13 +367,5 @@ fn store_chunk(
             .map_err(db_err)?;
         inserted.push(n == 1);
     }
-    let pids = chunk
-        .rows
-        .iter()
-        .zip(&inserted)
-        .filter(|(_, ok)| **ok)
-        .map(|(r, _)| r.pid);
-    let event = batch_event(import_id, actor, chunk.line_span(), pids, now);
-    motcua_db::raw::append_event(tx, &event)?;
     Ok(inserted)
 }

@@ -70,6 +70,14 @@ pub(crate) struct PackedChunk {
 }
 
 impl PackedChunk {
+    pub fn with_capacity(rows: usize) -> PackedChunk {
+        PackedChunk {
+            lines: Vec::with_capacity(rows),
+            rows: Vec::with_capacity(rows),
+            text: String::with_capacity(rows * 160),
+        }
+    }
+
     /// A text column of row `i`.
     pub fn text(&self, i: usize, column: Text) -> Option<&str> {
         let (start, len) = self.rows[i].text[column as usize]?;
@@ -114,11 +122,7 @@ impl SortRun {
         }
         order.sort_unstable();
         for keys in order.chunks(chunk_rows.clamp(1, MAX_CHUNK_ROWS)) {
-            let mut chunk = PackedChunk {
-                lines: Vec::with_capacity(keys.len()),
-                rows: Vec::with_capacity(keys.len()),
-                text: String::with_capacity(keys.len() * 160),
-            };
+            let mut chunk = PackedChunk::with_capacity(keys.len());
             for &(_, b, i) in keys {
                 let (line, r) = &self.batches[b as usize][i as usize];
                 chunk.push(*line, r);
@@ -131,7 +135,8 @@ impl SortRun {
 }
 
 impl PackedChunk {
-    fn push(&mut self, line: u64, r: &CitizenRecord) {
+    /// Appends a row read from `line`.
+    pub fn push(&mut self, line: u64, r: &CitizenRecord) {
         let mut p = Packer {
             buf: &mut self.text,
             text: [None; TEXT_COLUMNS],

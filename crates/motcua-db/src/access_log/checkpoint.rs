@@ -148,16 +148,22 @@ mod tests {
         n
     }
 
-    #[test]
-    fn once_enough_is_written_the_file_alone_holds_every_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.sqlite3");
+    /// A database in WAL mode without automatic checkpoints, with a table `t`.
+    fn wal_database(dir: &std::path::Path) -> (PathBuf, rusqlite::Connection) {
+        let path = dir.join("audit.sqlite3");
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "FULL").unwrap();
         conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
         conn.execute_batch("CREATE TABLE t (x INTEGER, pad BLOB);")
             .unwrap();
+        (path, conn)
+    }
+
+    #[test]
+    fn once_enough_is_written_the_file_alone_holds_every_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, conn) = wal_database(dir.path());
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
         let mut checkpointer = Checkpointer::open(path.clone()).unwrap();
         // About 3 MB: several slices of write-back.
         for i in 0..3_000 {
@@ -190,12 +196,7 @@ mod tests {
     #[test]
     fn a_reader_in_the_wal_keeps_it_from_starting_over() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.sqlite3");
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        conn.execute_batch("CREATE TABLE t (x INTEGER, pad BLOB);")
-            .unwrap();
+        let (path, conn) = wal_database(dir.path());
         let frames = |conn: &rusqlite::Connection| -> (i64, i64) {
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(1)?, r.get(2)?))
