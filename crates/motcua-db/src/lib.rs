@@ -16,6 +16,7 @@ pub mod events;
 pub mod jobs;
 pub mod migrate;
 pub mod raw;
+pub mod sched;
 #[cfg(feature = "testing")]
 pub mod testing;
 

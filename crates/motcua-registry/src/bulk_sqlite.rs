@@ -2,10 +2,10 @@
 //! `motcua_db::raw` for why): one prepared statement reused for every row, each batch written
 //! with its households and its event.
 //!
-//! A sorted run (a bulk import into an empty table) comes from a packer thread
-//! ([`crate::sorted_run`]): its households first, in id order, then its rows in PID order.
-//! Writing the households once per run, appended in id order, replaced an upsert per batch at
-//! random places in the households table (2.5 s of 7.9 s on a million citizens).
+//! A sorted run (a bulk import into an empty table) comes from [`crate::sorted_reader`]: its
+//! rows in PID order, in chunks laid out by [`crate::sorted_run`], then its households in id
+//! order. Writing the households once per run, appended in id order, replaced an upsert per
+//! batch at random places in the households table (2.5 s of 7.9 s on a million citizens).
 //!
 //! Batches are grouped into transactions of about [`GROUP_ROWS`] rows. Citizens are keyed by
 //! PID, which arrives in random order, so every commit writes each table page it touched; with
@@ -100,12 +100,12 @@ impl RawWriter {
         }
     }
 
-    /// Stores a sorted run as the packer sends it, in groups like [`RawWriter::store`]: the
-    /// households first, then each chunk of rows with its event. Returns how many rows were
+    /// Stores a sorted run as its reader hands it over, in groups like [`RawWriter::store`]:
+    /// each chunk of rows with its event, and the households. Returns how many rows were
     /// stored and the (line, PID) of each row skipped because its PID was already present.
     pub fn store_sorted(
         &mut self,
-        parts: std::sync::mpsc::Receiver<RunPart>,
+        parts: &mut impl Iterator<Item = RunPart>,
         import_id: &str,
         actor: &str,
     ) -> Result<(u64, Vec<(u64, i64)>)> {

@@ -173,54 +173,111 @@ pub(crate) async fn insert_rows(
     Ok(inserted)
 }
 
-/// The households a set of rows belongs to, once each, as rows are added. The first member
-/// seen gives the province and address; the head is the member whose relation is `head`.
+/// The households a set of rows belongs to, once each, as rows are added in any order. The
+/// member on the earliest line gives the province and address; the head is the last member on
+/// a later line whose relation is `head` (as if the rows were read in file order).
 #[derive(Default)]
 pub(crate) struct Households {
-    index: std::collections::HashMap<i64, usize>,
-    rows: Vec<HouseholdRow>,
+    drafts: std::collections::HashMap<i64, HouseholdDraft>,
+}
+
+struct HouseholdDraft {
+    first_line: u64,
+    province_code: i32,
+    address: String,
+    head: Option<(u64, i64)>,
 }
 
 impl Households {
-    pub fn add(&mut self, r: &CitizenRecord) {
+    pub fn add(&mut self, line: u64, r: &CitizenRecord) {
         use motcua_domain::generator::Relation;
         let Some(id) = r.household_id else { return };
-        let head = (r.relation_to_head == Some(Relation::Head)).then(|| r.pid.as_i64());
-        match self.index.get(&id) {
-            None => {
-                self.index.insert(id, self.rows.len());
-                self.rows.push(HouseholdRow {
-                    id,
-                    head_pid: head,
-                    province_code: r
-                        .residence_province
-                        .map(i32::from)
-                        .unwrap_or(i32::from(r.birth_province)),
+        let head = (r.relation_to_head == Some(Relation::Head)).then(|| (line, r.pid.as_i64()));
+        let province_code = r
+            .residence_province
+            .map(i32::from)
+            .unwrap_or(i32::from(r.birth_province));
+        let draft = HouseholdDraft {
+            first_line: line,
+            province_code,
+            address: String::new(),
+            head,
+        };
+        match self.drafts.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(HouseholdDraft {
                     address: r.address.clone().unwrap_or_default(),
+                    ..draft
                 });
             }
-            Some(&i) if head.is_some() => self.rows[i].head_pid = head,
-            Some(_) => {}
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let d = o.get_mut();
+                if line < d.first_line {
+                    d.first_line = line;
+                    d.province_code = province_code;
+                    d.address = r.address.clone().unwrap_or_default();
+                }
+                d.take_head(head);
+            }
+        }
+    }
+
+    /// Adds the households gathered from other rows of the same file.
+    pub fn merge(&mut self, other: Households) {
+        for (id, theirs) in other.drafts {
+            match self.drafts.entry(id) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(theirs);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let d = o.get_mut();
+                    d.take_head(theirs.head);
+                    if theirs.first_line < d.first_line {
+                        d.first_line = theirs.first_line;
+                        d.province_code = theirs.province_code;
+                        d.address = theirs.address;
+                    }
+                }
+            }
         }
     }
 
     /// The households in order of id (the order their table is keyed in).
     pub fn into_sorted(self) -> Vec<HouseholdRow> {
-        let mut rows = self.rows;
+        let mut rows: Vec<HouseholdRow> = self
+            .drafts
+            .into_iter()
+            .map(|(id, d)| HouseholdRow {
+                id,
+                head_pid: d.head.map(|(_, pid)| pid),
+                province_code: d.province_code,
+                address: d.address,
+            })
+            .collect();
         rows.sort_unstable_by_key(|h| h.id);
         rows
     }
 }
 
-/// The households the rows belong to, once each.
+impl HouseholdDraft {
+    fn take_head(&mut self, head: Option<(u64, i64)>) {
+        if let Some((line, pid)) = head
+            && self.head.is_none_or(|(kept, _)| line > kept)
+        {
+            self.head = Some((line, pid));
+        }
+    }
+}
+
+/// The households the rows belong to, once each, in order of id; earlier rows come first.
 pub(crate) fn household_rows<'a>(
     rows: impl IntoIterator<Item = &'a CitizenRecord>,
 ) -> Vec<HouseholdRow> {
     let mut households = Households::default();
-    for r in rows {
-        households.add(r);
+    for (i, r) in rows.into_iter().enumerate() {
+        households.add(i as u64, r);
     }
-    households.rows
+    households.into_sorted()
 }
 
 /// Creates the households the rows belong to (once each).

@@ -4,9 +4,10 @@
 //! numbers kept for the error report) and hand batches to the writer, which inserts them in PID
 //! order, one transaction and one event per batch. A bad row is reported with its line number
 //! and reason and nothing of it is stored; good rows are imported.
-//! Into an empty table on SQLite, rows are gathered into sorted runs written in PID order
-//! ([`crate::sorted_run`]), and the secondary indexes are dropped first and rebuilt at the end
-//! (building an index once from sorted data is far cheaper than maintaining it row by row).
+//! Into an empty table on SQLite, the file is read in runs sorted by PID before validation and
+//! written in PID order while it is validated ([`crate::sorted_reader`]), and the secondary
+//! indexes are dropped first and rebuilt at the end (building an index once from sorted data
+//! is far cheaper than maintaining it row by row).
 
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -25,7 +26,7 @@ use crate::record::{
     CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
 };
 use crate::row_reader::{self, Msg};
-use crate::sorted_run::SortRun;
+pub use crate::sorted_reader::RunLimits;
 
 /// Receives progress while a file is processed.
 pub trait Progress: Send {
@@ -48,8 +49,11 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// How many rejected rows to describe in the report (all are counted).
     pub max_reported: usize,
-    /// Rows per transaction.
+    /// Rows per batch: per transaction when streamed, per event and validator chunk in a
+    /// sorted bulk load.
     pub batch_rows: usize,
+    /// How much of the file a sorted bulk load reads before it writes.
+    pub sorted_run: RunLimits,
 }
 
 impl Default for ImportOptions {
@@ -60,6 +64,7 @@ impl Default for ImportOptions {
             dry_run: false,
             max_reported: 1000,
             batch_rows: 20_000,
+            sorted_run: RunLimits::default(),
         }
     }
 }
@@ -137,12 +142,6 @@ pub async fn import<R: Read + Send + 'static>(
 ) -> Result<ImportReport> {
     let started = Instant::now();
     let import_id = motcua_db::new_id();
-    let (tx, mut rx) = mpsc::channel::<Msg>(4);
-    let batch_rows = opts.batch_rows.max(1);
-    let reader = tokio::task::spawn_blocking(move || {
-        row_reader::read_rows(input, batch_rows, today, tx, progress)
-    });
-
     let bulk = !opts.dry_run && citizens::count(db).await? == 0;
     // On SQLite, batches go through a direct connection with a large page cache.
     let mut raw = if opts.dry_run {
@@ -170,82 +169,25 @@ pub async fn import<R: Read + Send + 'static>(
         })?;
     }
 
-    let mut report = ImportReport {
-        import_id: import_id.clone(),
-        rows_read: 0,
-        rows_imported: 0,
-        rows_rejected: 0,
-        errors: Vec::new(),
-        seconds: 0.0,
-    };
-    let reject = |report: &mut ImportReport, e: RowError| {
-        report.rows_rejected += 1;
-        if report.errors.len() < opts.max_reported {
-            report.errors.push(e);
+    let mut rejections = Rejections::new(opts.max_reported);
+    // Into an empty table on SQLite, rows are written in PID order: appending to the B-tree is
+    // several times cheaper than inserting at random places.
+    let (read, imported, mut failure) = match raw.take() {
+        Some(writer) if bulk => {
+            let (writer, outcome) =
+                import_sorted(writer, input, today, opts, &import_id, progress, rejections).await?;
+            raw = Some(writer);
+            rejections = outcome.rejections;
+            (outcome.read, outcome.imported, outcome.failure)
+        }
+        writer => {
+            raw = writer;
+            let streamed =
+                import_streamed(db, &mut raw, input, today, opts, &import_id, progress).await?;
+            rejections = streamed.rejections;
+            (streamed.read, streamed.imported, streamed.failure)
         }
     };
-    let mut failure = None;
-    // Into an empty table on SQLite, rows are gathered and written in PID order: appending to
-    // the B-tree is several times cheaper than inserting at random places.
-    let sorted_bulk = bulk && raw.is_some();
-    if let (true, Some(writer)) = (sorted_bulk, raw.as_mut())
-        && let Err(e) = writer.checkpoint_in_background()
-    {
-        // Slower, not wrong: SQLite then checkpoints at the writer's commits.
-        tracing::warn!(error = %e, "no checkpoint thread for this import");
-    }
-    // Batches are kept as they arrive, not concatenated: growing one vector of rows (several
-    // hundred bytes each) to a million would copy them all again at every doubling.
-    let mut pending = SortRun::default();
-    while let Some(msg) = rx.recv().await {
-        let outcome = match msg {
-            Msg::Rejected(e) | Msg::Fatal(e) => {
-                reject(&mut report, e);
-                continue;
-            }
-            Msg::Rows(rows) if opts.dry_run => {
-                report.rows_imported += rows.len() as u64;
-                continue;
-            }
-            Msg::Rows(rows) if sorted_bulk => {
-                pending.rows += rows.len();
-                pending.batches.push(rows);
-                if pending.rows < SORT_RUN_ROWS {
-                    continue;
-                }
-                flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await
-            }
-            Msg::Rows(rows) => store_batch(db, &mut raw, &import_id, &opts.actor, rows).await,
-        };
-        match outcome {
-            Ok((imported, dups)) => {
-                report.rows_imported += imported;
-                for d in dups {
-                    reject(&mut report, d);
-                }
-            }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    tracing::info!(
-        seconds = started.elapsed().as_secs_f64(),
-        "file read and validated"
-    );
-    if failure.is_none() && pending.rows > 0 {
-        match flush_sorted(&mut raw, &import_id, &opts.actor, &mut pending, batch_rows).await {
-            Ok((imported, dups)) => {
-                report.rows_imported += imported;
-                for d in dups {
-                    reject(&mut report, d);
-                }
-            }
-            Err(e) => failure = Some(e),
-        }
-    }
-    drop(rx);
     // Commit the last group before anything else writes.
     if let Some(mut writer) = raw.take() {
         let rebuild = bulk;
@@ -278,24 +220,200 @@ pub async fn import<R: Read + Send + 'static>(
             failure = done.err();
         }
     }
-    let read = reader
-        .await
-        .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
     if bulk {
         set_secondary_indexes(db, true).await?;
     }
     if let Some(e) = failure {
         return Err(e);
     }
-    report.rows_read = read.map_err(|e| RegistryError::Invalid(vec![e]))?;
-    if opts.dry_run {
-        report.rows_imported = 0;
-    } else {
+    let (rows_rejected, errors) = rejections.into_sorted();
+    let mut report = ImportReport {
+        import_id: import_id.clone(),
+        rows_read: read.map_err(|e| RegistryError::Invalid(vec![e]))?,
+        rows_imported: if opts.dry_run { 0 } else { imported },
+        rows_rejected,
+        errors,
+        seconds: 0.0,
+    };
+    if !opts.dry_run {
         finish_import(db, &import_id, &opts.actor, &report).await?;
     }
-    report.errors.sort_by_key(|e| e.line);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Rejected rows: every one counted, the `max` on the lowest lines kept for the report.
+pub(crate) struct Rejections {
+    max: usize,
+    count: u64,
+    kept: Vec<RowError>,
+}
+
+impl Rejections {
+    fn new(max: usize) -> Rejections {
+        Rejections {
+            max,
+            count: 0,
+            kept: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, e: RowError) {
+        self.count += 1;
+        if self.max == 0 {
+            return;
+        }
+        self.kept.push(e);
+        // Rows may be rejected out of file order; trimming now and then bounds the memory.
+        if self.kept.len() >= self.max.saturating_mul(2).max(1024) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.kept.sort_by_key(|e| e.line);
+        self.kept.truncate(self.max);
+    }
+
+    /// How many rows were rejected, and the reports kept, in line order.
+    fn into_sorted(mut self) -> (u64, Vec<RowError>) {
+        self.trim();
+        (self.count, self.kept)
+    }
+}
+
+/// How reading and storing a file went.
+struct Outcome {
+    /// Data rows read, or the header's fault.
+    read: std::result::Result<u64, FieldError>,
+    imported: u64,
+    rejections: Rejections,
+    /// What stopped the import, if anything did.
+    failure: Option<RegistryError>,
+}
+
+/// A bulk load into an empty table on SQLite: runs sorted by PID before validation
+/// ([`crate::sorted_reader`]).
+async fn import_sorted<R: Read + Send + 'static>(
+    mut writer: crate::bulk_sqlite::RawWriter,
+    input: R,
+    today: NaiveDate,
+    opts: &ImportOptions,
+    import_id: &str,
+    mut progress: Box<dyn Progress>,
+    mut rejections: Rejections,
+) -> Result<(crate::bulk_sqlite::RawWriter, Outcome)> {
+    let (id, actor) = (import_id.to_owned(), opts.actor.clone());
+    let (chunk_rows, limits) = (opts.batch_rows.max(1), opts.sorted_run);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = writer.checkpoint_in_background() {
+            // Slower, not wrong: SQLite then checkpoints at the writer's commits.
+            tracing::warn!(error = %e, "no checkpoint thread for this import");
+        }
+        let started = Instant::now();
+        let job = crate::sorted_reader::Job {
+            import_id: &id,
+            actor: &actor,
+            today,
+            chunk_rows,
+            limits,
+        };
+        let result = crate::sorted_reader::import(
+            input,
+            &mut writer,
+            &job,
+            progress.as_mut(),
+            &mut rejections,
+        );
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "file read and written in PID order"
+        );
+        let outcome = match result {
+            Ok((rows, imported)) => Outcome {
+                read: Ok(rows),
+                imported,
+                rejections,
+                failure: None,
+            },
+            Err(RegistryError::Invalid(mut header)) if !header.is_empty() => Outcome {
+                read: Err(header.remove(0)),
+                imported: 0,
+                rejections,
+                failure: None,
+            },
+            Err(e) => Outcome {
+                read: Ok(0),
+                imported: 0,
+                rejections,
+                failure: Some(e),
+            },
+        };
+        (writer, outcome)
+    })
+    .await
+    .map_err(|e| RegistryError::Io(std::io::Error::other(e)))
+}
+
+/// Any other import: rows validated in file order ([`crate::row_reader`]), each batch stored
+/// in PID order in a transaction of its own.
+async fn import_streamed<R: Read + Send + 'static>(
+    db: &Db,
+    raw: &mut Option<crate::bulk_sqlite::RawWriter>,
+    input: R,
+    today: NaiveDate,
+    opts: &ImportOptions,
+    import_id: &str,
+    progress: Box<dyn Progress>,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Msg>(4);
+    let batch_rows = opts.batch_rows.max(1);
+    let reader = tokio::task::spawn_blocking(move || {
+        row_reader::read_rows(input, batch_rows, today, tx, progress)
+    });
+    let mut rejections = Rejections::new(opts.max_reported);
+    let mut imported = 0u64;
+    let mut failure = None;
+    while let Some(msg) = rx.recv().await {
+        let outcome = match msg {
+            Msg::Rejected(e) | Msg::Fatal(e) => {
+                rejections.push(e);
+                continue;
+            }
+            Msg::Rows(rows) if opts.dry_run => {
+                imported += rows.len() as u64;
+                continue;
+            }
+            Msg::Rows(rows) => store_batch(db, raw, import_id, &opts.actor, rows).await,
+        };
+        match outcome {
+            Ok((stored, dups)) => {
+                imported += stored;
+                for d in dups {
+                    rejections.push(d);
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "file read and stored"
+    );
+    let read = reader
+        .await
+        .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
+    Ok(Outcome {
+        read,
+        imported,
+        rejections,
+        failure,
+    })
 }
 
 /// The batch event: how many rows, which lines, and a digest of the PIDs stored.
@@ -326,64 +444,6 @@ pub(crate) fn batch_event<'a>(
         }),
         occurred_at: now,
     }
-}
-
-/// Rows gathered before a sorted write; bounds the memory a bulk import holds (about 0.5 KB
-/// per row).
-pub const SORT_RUN_ROWS: usize = 2_000_000;
-
-async fn flush_sorted(
-    raw: &mut Option<crate::bulk_sqlite::RawWriter>,
-    import_id: &str,
-    actor: &str,
-    pending: &mut SortRun,
-    batch_rows: usize,
-) -> Result<(u64, Vec<RowError>)> {
-    let Some(mut writer) = raw.take() else {
-        return Err(RegistryError::Io(std::io::Error::other(
-            "a sorted bulk write needs the direct SQLite writer",
-        )));
-    };
-    let run = std::mem::take(pending);
-    let (id, who) = (import_id.to_owned(), actor.to_owned());
-    // The whole run goes to the blocking thread in one hand-off; a packer thread lays it out in
-    // PID order (see `sorted_run`) two chunks ahead of the writer, and frees it.
-    let (writer, result) = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let (parts, received) = std::sync::mpsc::sync_channel(2);
-        let packer = std::thread::Builder::new()
-            .name("import-packer".into())
-            .spawn(move || run.pack(batch_rows, &parts));
-        let packer = match packer {
-            Ok(p) => p,
-            Err(e) => return (writer, Err(RegistryError::Io(e))),
-        };
-        let stored = writer.store_sorted(received, &id, &who);
-        if packer.join().is_err() {
-            return (
-                writer,
-                Err(RegistryError::Io(std::io::Error::other(
-                    "the import's packer thread panicked",
-                ))),
-            );
-        }
-        let result = stored.map(|(imported, skipped)| {
-            let dups = skipped
-                .into_iter()
-                .map(|(line, pid)| already_registered(line, &format!("{pid:012}")))
-                .collect();
-            (imported, dups)
-        });
-        tracing::info!(
-            seconds = started.elapsed().as_secs_f64(),
-            "sorted run written"
-        );
-        (writer, result)
-    })
-    .await
-    .map_err(|e| RegistryError::Io(std::io::Error::other(e)))?;
-    *raw = Some(writer);
-    result
 }
 
 async fn store_batch(
@@ -437,7 +497,7 @@ async fn store_batch(
     Ok(collect_outcome(&lines, &rows, &inserted))
 }
 
-fn already_registered(line: u64, pid: &str) -> RowError {
+pub(crate) fn already_registered(line: u64, pid: &str) -> RowError {
     RowError {
         line,
         errors: vec![FieldError::new(

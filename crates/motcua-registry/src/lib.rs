@@ -16,6 +16,7 @@ pub mod quality;
 pub mod record;
 mod row_reader;
 pub mod search;
+mod sorted_reader;
 mod sorted_run;
 pub mod verify;
 pub mod vital;

@@ -32,7 +32,7 @@ pub(crate) enum Msg {
 const CHUNK_RECORDS: usize = 8192;
 
 /// Validator threads: the machine's cores, within reason.
-fn validators() -> usize {
+pub(crate) fn validators() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -62,8 +62,7 @@ pub(crate) fn read_rows<R: Read>(
         .from_reader(input);
     let header = read_header(&mut rdr)?;
     check_header(&header)?;
-    let map: [Option<usize>; COLUMNS.len()] =
-        std::array::from_fn(|k| header.iter().position(|h| h == COLUMNS[k]));
+    let map = column_map(&header);
     let workers = validators();
     let (rows, fatal) = std::thread::scope(|s| {
         let mut to_workers = Vec::with_capacity(workers);
@@ -95,7 +94,7 @@ pub(crate) fn read_rows<R: Read>(
     Ok(rows)
 }
 
-fn io_error(e: std::io::Error) -> FieldError {
+pub(crate) fn io_error(e: std::io::Error) -> FieldError {
     FieldError::new(
         "file",
         "io.thread",
@@ -103,18 +102,23 @@ fn io_error(e: std::io::Error) -> FieldError {
     )
 }
 
+/// Where each known column sits in the header.
+pub(crate) fn column_map(header: &[String]) -> [Option<usize>; COLUMNS.len()] {
+    std::array::from_fn(|k| header.iter().position(|h| h == COLUMNS[k]))
+}
+
+/// A header field's name: trimmed, without a byte-order mark.
+pub(crate) fn header_name(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_owned()
+}
+
 fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, FieldError> {
     let mut record = csv::ByteRecord::new();
     match rdr.read_byte_record(&mut record) {
-        Ok(true) => Ok(record
-            .iter()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim()
-                    .trim_start_matches('\u{feff}')
-                    .to_owned()
-            })
-            .collect()),
+        Ok(true) => Ok(record.iter().map(header_name).collect()),
         Ok(false) => Err(FieldError::new(
             "header",
             "header.missing",
@@ -215,14 +219,7 @@ fn sequence(
             let rejected = match result {
                 Err(errors) => Some(RowError { line, errors }),
                 Ok(r) => match seen.get(&r.pid.as_i64()) {
-                    Some(first) => Some(RowError {
-                        line,
-                        errors: vec![FieldError::new(
-                            "pid",
-                            "pid.duplicate",
-                            format!("duplicates the PID on line {first}"),
-                        )],
-                    }),
+                    Some(&first) => Some(duplicate_of(line, first)),
                     None => {
                         seen.insert(r.pid.as_i64(), line);
                         batch.push((line, r));
@@ -251,34 +248,70 @@ fn sequence(
     progress.finish(rows);
 }
 
+/// The report on a row whose PID an earlier valid row already has.
+pub(crate) fn duplicate_of(line: u64, first: u64) -> RowError {
+    RowError {
+        line,
+        errors: vec![FieldError::new(
+            "pid",
+            "pid.duplicate",
+            format!("duplicates the PID on line {first}"),
+        )],
+    }
+}
+
 fn parse_row(
     record: &csv::ByteRecord,
     header: &[String],
     map: &[Option<usize>; COLUMNS.len()],
     today: NaiveDate,
 ) -> Result<CitizenRecord, Vec<FieldError>> {
-    if record.len() != header.len() {
+    let fields = Fields {
+        data: record.as_slice(),
+        count: record.len(),
+        range: &|i| record.range(i),
+    };
+    validate_fields(&fields, header, map, today)
+}
+
+/// A record's unescaped fields: `data` holds them end to end.
+pub(crate) struct Fields<'a> {
+    pub data: &'a [u8],
+    pub count: usize,
+    pub range: &'a dyn Fn(usize) -> Option<std::ops::Range<usize>>,
+}
+
+/// Validates one record against the header: its column count, UTF-8, then every value.
+pub(crate) fn validate_fields(
+    fields: &Fields<'_>,
+    header: &[String],
+    map: &[Option<usize>; COLUMNS.len()],
+    today: NaiveDate,
+) -> Result<CitizenRecord, Vec<FieldError>> {
+    if fields.count != header.len() {
         return Err(vec![FieldError::new(
             "row",
             "csv.column_count",
             format!(
                 "has {} columns; the header has {}",
-                record.len(),
+                fields.count,
                 header.len()
             ),
         )]);
     }
     // Delimiters are ASCII, so when the whole record is UTF-8 every field is too.
-    let Ok(whole) = std::str::from_utf8(record.as_slice()) else {
-        let errors = record
-            .iter()
-            .enumerate()
-            .filter(|(_, raw)| std::str::from_utf8(raw).is_err())
-            .map(|(i, _)| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
+    let Ok(whole) = std::str::from_utf8(fields.data) else {
+        let errors = (0..fields.count)
+            .filter(|&i| {
+                (fields.range)(i)
+                    .and_then(|r| fields.data.get(r))
+                    .is_some_and(|raw| std::str::from_utf8(raw).is_err())
+            })
+            .map(|i| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
             .collect();
         return Err(errors);
     };
-    let field = |i: usize| record.range(i).and_then(|r| whole.get(r));
+    let field = |i: usize| (fields.range)(i).and_then(|r| whole.get(r));
     let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
     record::validate_columns(&values, today)
 }

@@ -1,24 +1,12 @@
-//! A run of validated rows laid out for the bulk writer, in PID order.
-//!
-//! Rows arrive in file order, each with its strings in separate allocations, and are written in
-//! PID order. Reading them in that order from where the parser left them touches memory at
-//! random: profiled on a million citizens, copying the bound text was 15 % of the writer's time,
-//! nearly all of it cache misses. A packer thread therefore walks the run in PID order and
-//! copies each chunk into one contiguous block while the writer stores the chunk before it: the
-//! random reads move to the core the parser has left idle, and the writer reads its input in
-//! order.
+//! Validated rows laid out for the bulk writer: each chunk's text in one contiguous buffer, so
+//! the writer binds values from memory it reads in order (profiled on a million citizens:
+//! reading bound text from rows scattered across the heap was 15 % of the writer's time, nearly
+//! all of it cache misses).
 
 use std::fmt::Write as _;
 
-use crate::citizens::{HouseholdRow, Households};
+use crate::citizens::HouseholdRow;
 use crate::record::CitizenRecord;
-
-/// Validated rows with their line numbers, in the batches the reader sent them.
-#[derive(Default)]
-pub(crate) struct SortRun {
-    pub batches: Vec<Vec<(u64, CitizenRecord)>>,
-    pub rows: usize,
-}
 
 /// The text columns of the insert statement, in [`PackedRow::text`] order.
 #[derive(Clone, Copy)]
@@ -42,7 +30,7 @@ type Span = Option<(u32, u32)>;
 
 /// Rows per chunk at most, whatever the batch size asked for: under the field limits a row's
 /// text is at most about 4 KB, so a chunk's buffer stays far below the 4 GiB its offsets reach.
-const MAX_CHUNK_ROWS: usize = 65_536;
+pub(crate) const MAX_CHUNK_ROWS: usize = 65_536;
 
 /// One citizen's column values; text lives in the chunk's buffer.
 pub(crate) struct PackedRow {
@@ -92,46 +80,10 @@ impl PackedChunk {
     }
 }
 
-/// What the packer sends the writer: the run's households first, then its rows in chunks.
+/// What the bulk writer stores: chunks of rows, and the households they belong to.
 pub(crate) enum RunPart {
     Households(Vec<HouseholdRow>),
     Chunk(PackedChunk),
-}
-
-impl SortRun {
-    /// Sends the run's households (in id order), then its rows in PID order in chunks of
-    /// `chunk_rows`. Stops early if the writer has gone.
-    pub fn pack(self, chunk_rows: usize, out: &std::sync::mpsc::SyncSender<RunPart>) {
-        // File order: one sequential pass.
-        let mut households = Households::default();
-        for (_, r) in self.batches.iter().flatten() {
-            households.add(r);
-        }
-        if out
-            .send(RunPart::Households(households.into_sorted()))
-            .is_err()
-        {
-            return;
-        }
-        // (PID, batch, row in the batch): keys are sorted, not rows.
-        let mut order: Vec<(i64, u32, u32)> = Vec::with_capacity(self.rows);
-        for (b, batch) in self.batches.iter().enumerate() {
-            for (i, (_, r)) in batch.iter().enumerate() {
-                order.push((r.pid.as_i64(), b as u32, i as u32));
-            }
-        }
-        order.sort_unstable();
-        for keys in order.chunks(chunk_rows.clamp(1, MAX_CHUNK_ROWS)) {
-            let mut chunk = PackedChunk::with_capacity(keys.len());
-            for &(_, b, i) in keys {
-                let (line, r) = &self.batches[b as usize][i as usize];
-                chunk.push(*line, r);
-            }
-            if out.send(RunPart::Chunk(chunk)).is_err() {
-                return;
-            }
-        }
-    }
 }
 
 impl PackedChunk {

@@ -260,12 +260,11 @@ async fn header_problems_reject_the_file() {
     }
 }
 
-/// Over many batches, reports follow the file: the right line for each bad row, and a repeated
-/// PID blamed on the later line, naming the first.
+/// Over many batches and sorted runs, reports follow the file: the right line for each bad
+/// row, and a repeated PID blamed on the later line, naming the first (in another run, too).
 #[tokio::test]
 async fn rejections_keep_file_order_across_batches() {
     // More rows than three reader chunks, so chunks go round the validator threads.
-    let db = testing::fresh().await.unwrap();
     let mut buf = Vec::new();
     csv_io::write_generated(&mut buf, 11, 18_000, &mut NoProgress).unwrap();
     let text = String::from_utf8(buf).unwrap();
@@ -279,28 +278,58 @@ async fn rejections_keep_file_order_across_batches() {
     lines[4_501] = lines[4_501].replacen(&lines[4_501][..12], "12345", 1);
     lines.extend(dups);
     let csv = lines.join("\n") + "\n";
-    let r = import_batched(&db, csv.into_bytes(), 500).await;
-    assert_eq!(
-        (r.rows_read, r.rows_imported, r.rows_rejected),
-        (18_003, 17_999, 4)
-    );
-    let got: Vec<(u64, &str, &str)> = r
-        .errors
-        .iter()
-        .map(|e| {
-            (
-                e.line,
-                e.errors[0].field.as_str(),
-                e.errors[0].code.as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(got[0], (4_502, "pid", got[0].2));
-    assert!(got[0].2.starts_with("pid."), "{got:?}");
-    for (k, first) in [102, 9_002, 17_002].into_iter().enumerate() {
-        assert_eq!(got[k + 1], (18_002 + k as u64, "pid", "pid.duplicate"));
-        let message = &r.errors[k + 1].errors[0].message;
-        assert!(message.ends_with(&format!("line {first}")), "{message}");
+    let runs = [
+        csv_io::RunLimits::default(),
+        csv_io::RunLimits {
+            rows: 5_000,
+            bytes: 1 << 30,
+        },
+        csv_io::RunLimits {
+            rows: usize::MAX,
+            bytes: 300_000,
+        },
+    ];
+    for (sorted_run, max_reported) in runs.into_iter().zip([1000, 1000, 2]) {
+        let db = testing::fresh().await.unwrap();
+        let opts = ImportOptions {
+            batch_rows: 500,
+            sorted_run,
+            max_reported,
+            ..ImportOptions::default()
+        };
+        let input = std::io::Cursor::new(csv.clone().into_bytes());
+        let r = csv_io::import(&db, input, today(), &opts, Box::new(NoProgress))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.rows_read, r.rows_imported, r.rows_rejected),
+            (18_003, 17_999, 4),
+            "{sorted_run:?}"
+        );
+        assert_eq!(citizens::count(&db).await.unwrap(), 17_999);
+        let got: Vec<(u64, &str, &str)> = r
+            .errors
+            .iter()
+            .map(|e| {
+                (
+                    e.line,
+                    e.errors[0].field.as_str(),
+                    e.errors[0].code.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), max_reported.min(4), "the lowest lines are kept");
+        assert_eq!(got[0], (4_502, "pid", got[0].2));
+        assert!(got[0].2.starts_with("pid."), "{got:?}");
+        for (k, first) in [102, 9_002, 17_002]
+            .into_iter()
+            .enumerate()
+            .take(got.len() - 1)
+        {
+            assert_eq!(got[k + 1], (18_002 + k as u64, "pid", "pid.duplicate"));
+            let message = &r.errors[k + 1].errors[0].message;
+            assert!(message.ends_with(&format!("line {first}")), "{message}");
+        }
     }
 }
 

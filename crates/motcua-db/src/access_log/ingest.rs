@@ -201,7 +201,7 @@ impl Sink {
                                          reference, subject_pid, outcome, request_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            let mut pacer = super::sched::Pacer::default();
+            let mut pacer = crate::sched::Pacer::default();
             for e in &entries {
                 pacer.step();
                 insert.execute(rusqlite::params![
@@ -252,7 +252,7 @@ impl Sink {
     fn index_run(&mut self, from: i64) -> DbResult<usize> {
         let mut keys: Vec<SubjectKey> = Vec::new();
         let mut upto = from;
-        let mut pacer = super::sched::Pacer::default();
+        let mut pacer = crate::sched::Pacer::default();
         {
             let mut select = self.0.prepare_cached(
                 "SELECT id, at, subject_pid FROM access_log WHERE id > ?1 ORDER BY id LIMIT ?2",

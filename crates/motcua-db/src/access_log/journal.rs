@@ -309,7 +309,7 @@ pub fn read_range(
     let mut records = Vec::new();
     let mut at = 0usize;
     let (mut finished, mut damaged) = (false, false);
-    let mut pacer = super::sched::Pacer::default();
+    let mut pacer = crate::sched::Pacer::default();
     while records.len() < max {
         pacer.step();
         match decode(&bytes[at..]) {

@@ -16,7 +16,6 @@
 mod checkpoint;
 mod ingest;
 pub mod journal;
-mod sched;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -228,14 +227,14 @@ fn start_journal(db: &Db, dir: &Path) -> DbResult<Option<AccessLog>> {
     std::thread::Builder::new()
         .name("access-log-ingest".into())
         .spawn(move || {
-            sched::run_when_idle();
+            crate::sched::run_when_idle();
             ingester.run()
         })?;
     let writer_shared = shared.clone();
     std::thread::Builder::new()
         .name("access-log".into())
         .spawn(move || {
-            sched::prefer_short_slices();
+            crate::sched::prefer_short_slices();
             journal_writer(&mut journal, receiver, &writer_shared);
             writer_shared.stop();
         })?;

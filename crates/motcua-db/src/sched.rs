@@ -1,5 +1,5 @@
-//! How the access log's threads share a core with request handling (Linux; elsewhere these
-//! are no-ops).
+//! How background threads (the access log's, a bulk import's validators) share cores with the
+//! work that must not wait for them (Linux; elsewhere these are no-ops).
 //!
 //! Measured on one core under load (BENCHMARKS.md): the journal writer's time from entry to
 //! acknowledgement is set less by the disk (an overwrite sync takes about 0.15 ms) than by
@@ -51,7 +51,7 @@ pub fn prefer_short_slices() {
     }
 }
 
-/// For background copying: run only when the core is otherwise idle.
+/// For background work: run only when the core is otherwise idle.
 pub fn run_when_idle() {
     #[cfg(target_os = "linux")]
     if let Err(e) = linux::set_current_thread(linux::SCHED_IDLE, 0) {
