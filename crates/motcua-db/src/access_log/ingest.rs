@@ -314,6 +314,18 @@ impl Sink {
 struct Cursor {
     segment: u64,
     offset: u64,
+    /// The least number the record at `offset` may have.
+    next: u64,
+}
+
+impl Cursor {
+    fn at_start(segment: u64) -> Cursor {
+        Cursor {
+            segment,
+            offset: 0,
+            next: segment,
+        }
+    }
 }
 
 pub struct Ingester {
@@ -426,7 +438,7 @@ impl Ingester {
         let here = match cursor {
             Some(c) => c,
             None => match journal::segments(&self.dir)?.first() {
-                Some(&segment) => cursor.insert(Cursor { segment, offset: 0 }),
+                Some(&segment) => cursor.insert(Cursor::at_start(segment)),
                 None => return Ok(false),
             },
         };
@@ -438,9 +450,12 @@ impl Ingester {
         let mut fresh: Vec<Record> = Vec::new();
         let mut offset = here.offset;
         let read = loop {
-            let read = journal::read_range(&path, offset, until, BATCH - fresh.len())?;
+            let read = journal::read_range(&path, offset, here.next, until, BATCH - fresh.len())?;
             let advanced = read.end > offset;
             offset = read.end;
+            if let Some(last) = read.records.last() {
+                here.next = last.seq + 1;
+            }
             fresh.extend(read.records.into_iter().filter(|r| r.seq > *ingested));
             if read.finished || read.damaged || !advanced || fresh.len() >= BATCH {
                 break journal::Segment {
@@ -477,7 +492,7 @@ impl Ingester {
         let next = journal::segments(&self.dir)?
             .into_iter()
             .find(|&s| s > here.segment);
-        *cursor = next.map(|segment| Cursor { segment, offset: 0 });
+        *cursor = next.map(Cursor::at_start);
         Ok(true)
     }
 
@@ -489,7 +504,7 @@ impl Ingester {
         }
     }
 
-    /// A closed segment whose records are all committed is removed. One with a damaged record
+    /// A closed segment whose records are all committed is recycled. One with a damaged record
     /// is kept under another name: usually the tail of a write cut short by a crash (never
     /// acknowledged), but the operator must rule out damage to acknowledged records.
     fn finish_segment(&self, path: &Path, damaged: bool) -> std::io::Result<()> {
@@ -500,7 +515,7 @@ impl Ingester {
             );
             std::fs::rename(path, path.with_extension("damaged"))
         } else {
-            std::fs::remove_file(path)
+            journal::recycle(&self.dir, path)
         }
     }
 }

@@ -4,20 +4,25 @@
 //! ingester (`ingest.rs`) copies records into the database in the background. One fdatasync
 //! covers every request that arrived meanwhile.
 //!
-//! Segments are filled with zeros and synced before they are used, and records overwrite the
-//! zeros. Syncing an append changes the file's size, which on ext4 and similar file systems
-//! commits the file-system journal and with it other files' pending data: measured at 2.3 ms
-//! median and 18 ms p99 under load, against about 0.2 ms for syncing an overwrite. A spare
-//! segment is prepared on another thread so that switching segments costs a rename.
+//! Segments are written in place, never appended to: syncing an append changes the file's size,
+//! which on ext4 and similar file systems commits the file-system journal and with it other
+//! files' pending data (measured at 2.3 ms median and 18 ms p99 under load, against about
+//! 0.2 ms for syncing an overwrite). A spare segment is prepared on another thread so that
+//! switching segments costs a rename. The spare is a segment the ingester has finished with,
+//! recycled, when there is one; otherwise a file of zeros, written and synced. Zero-filling
+//! 4 MiB about once a second under load competed with the journal's own syncs (measured: the
+//! closed-loop p99 went from 7.5–8.6 ms to 5.8–6.4 ms without it).
 //!
 //! Layout: `DIR/NNNNNNNNNNNNNNNNNNNN.seg`, named by the sequence number of the first record
 //! the segment may hold, plus `DIR/node-id` (this node's name in `access_journal`) and
 //! `DIR/lock` (held by the one process that writes the journal).
 //!
 //! Record framing: `len: u32 LE | crc32(seq ‖ body): u32 LE | seq: u64 LE | body (JSON)`.
-//! A zero header marks the end of the records. A record that is cut short or fails its
-//! checksum also ends its segment: it is the tail of a write that never completed, so its
-//! caller was never told it succeeded.
+//! A zero header marks the end of the records: every write ends with one, which the next write
+//! overwrites. A record numbered below the one expected is left from the file's earlier use
+//! and also marks the end (numbers only grow, and a segment is named by its first). A record
+//! that is cut short or fails its checksum also ends its segment: it is the tail of a write
+//! that never completed, so its caller was never told it succeeded.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -79,7 +84,7 @@ impl Journal {
         }
         let mut last = ingested;
         for first in segments(dir)? {
-            for record in read_segment(&segment_path(dir, first), 0)?.records {
+            for record in read_segment(&segment_path(dir, first), 0, first)?.records {
                 last = last.max(record.seq);
             }
         }
@@ -125,9 +130,12 @@ impl Journal {
             encode(seq, entry, &mut self.buf)?;
             seq += 1;
         }
-        if self.segment_len + self.buf.len() as u64 > SEGMENT_BYTES && self.segment_len > 0 {
+        let records = self.buf.len() as u64;
+        if self.segment_len + records + HEADER as u64 > SEGMENT_BYTES && self.segment_len > 0 {
             self.rotate()?;
         }
+        // The end marker, overwritten by the next write.
+        self.buf.extend_from_slice(&[0u8; HEADER]);
         // Sequence numbers are spent even if the write fails: records of a failed write may
         // still reach the disk, and a number must never name two records.
         self.next_seq = seq;
@@ -140,7 +148,7 @@ impl Journal {
             self.rotate()?;
             return Err(e);
         }
-        self.segment_len += self.buf.len() as u64;
+        self.segment_len += records;
         Ok(self.durable())
     }
 
@@ -160,15 +168,23 @@ impl Journal {
         Ok(())
     }
 
-    /// Zero-fills the next segment on another thread. The thread keeps the normal policy, not
-    /// the ingester's `SCHED_IDLE`: the writer waits for it at the next rotation, and while
-    /// requests keep the core busy an idle-class thread barely runs, so every request would
-    /// wait behind it. Its work is about a millisecond of CPU and a sync.
+    /// Prepares the next segment on another thread: a recycled one, or else zeros. The thread
+    /// keeps the normal policy, not the ingester's `SCHED_IDLE`: the writer waits for it at
+    /// the next rotation, and while requests keep the core busy an idle-class thread barely
+    /// runs, so every request would wait behind it.
     fn prepare_spare(&mut self) {
-        let path = spare_path(&self.dir);
+        let dir = self.dir.clone();
         let spawned = std::thread::Builder::new()
             .name("access-log-spare".into())
-            .spawn(move || zero_filled(&path).map(drop));
+            .spawn(move || {
+                let spare = spare_path(&dir);
+                if std::fs::rename(free_path(&dir), &spare).is_ok()
+                    && std::fs::metadata(&spare).is_ok_and(|m| m.len() == SEGMENT_BYTES)
+                {
+                    return Ok(());
+                }
+                zero_filled(&spare).map(drop)
+            });
         match spawned {
             Ok(handle) => self.spare = Some(handle),
             Err(e) => tracing::warn!(error = %e, "cannot start preparing a spare segment"),
@@ -178,6 +194,23 @@ impl Journal {
 
 fn spare_path(dir: &Path) -> PathBuf {
     dir.join("spare.tmp")
+}
+
+/// A finished segment kept for reuse.
+fn free_path(dir: &Path) -> PathBuf {
+    dir.join("free.tmp")
+}
+
+/// Retires a segment whose records are all in the database: keeps it for reuse as the next
+/// spare when none is kept yet, else removes it.
+pub fn recycle(dir: &Path, segment: &Path) -> std::io::Result<()> {
+    let free = free_path(dir);
+    // Only the ingester puts a file there, so nothing appears between the check and the rename.
+    if free.exists() {
+        std::fs::remove_file(segment)
+    } else {
+        std::fs::rename(segment, free)
+    }
 }
 
 /// Writes a segment-sized file of zeros at `path` and syncs it.
@@ -268,12 +301,14 @@ pub struct Segment {
     pub damaged: bool,
 }
 
-/// Reads the whole records of a segment from `from` to its end.
-pub fn read_segment(path: &Path, from: u64) -> std::io::Result<Segment> {
+/// Reads the whole records of a segment from `from` to its end; `expect` is the number the
+/// record at `from` must have at least (the segment's first, at 0).
+pub fn read_segment(path: &Path, from: u64, expect: u64) -> std::io::Result<Segment> {
     let mut all = Vec::new();
     let mut at = from;
     loop {
-        let mut part = read_range(path, at, None, usize::MAX)?;
+        let expect = all.last().map_or(expect, |r: &Record| r.seq + 1);
+        let mut part = read_range(path, at, expect, None, usize::MAX)?;
         all.append(&mut part.records);
         if part.finished || part.damaged || part.end == at {
             return Ok(Segment {
@@ -289,10 +324,11 @@ pub fn read_segment(path: &Path, from: u64) -> std::io::Result<Segment> {
 
 /// Reads at most `max` whole records of a segment from `from`, no further than `until` (the
 /// synced end of the segment being written) or the file's end, and no more than a window of
-/// bytes at a time.
+/// bytes at a time. `expect` is the number the record at `from` must have at least.
 pub fn read_range(
     path: &Path,
     from: u64,
+    mut expect: u64,
     until: Option<u64>,
     max: usize,
 ) -> std::io::Result<Segment> {
@@ -313,7 +349,13 @@ pub fn read_range(
     while records.len() < max {
         pacer.step();
         match decode(&bytes[at..]) {
+            // Left from the file's earlier use: the records end before it.
+            Decoded::Record(seq, _, _) if seq < expect => {
+                finished = true;
+                break;
+            }
             Decoded::Record(seq, entry, used) => {
+                expect = seq + 1;
                 at += used;
                 records.push(Record {
                     seq,
@@ -449,7 +491,7 @@ mod tests {
         let entries: Vec<_> = (1..=5).map(entry).collect();
         let d = j.append(entries.iter()).unwrap();
         assert_eq!(d.seq, 5);
-        let read = read_segment(&segment_path(dir.path(), 1), 0).unwrap();
+        let read = read_segment(&segment_path(dir.path(), 1), 0, 1).unwrap();
         assert_eq!(read.records.len(), 5);
         assert!(!read.damaged);
         assert_eq!(read.records[4].entry, entries[4]);
@@ -488,7 +530,7 @@ mod tests {
             SEGMENT_BYTES,
             "segments are preallocated"
         );
-        let clean = read_segment(&path, 0).unwrap();
+        let clean = read_segment(&path, 0, 1).unwrap();
         assert_eq!(clean.records.len(), 3);
         assert!(clean.finished && !clean.damaged);
         assert_eq!(clean.end as usize, end);
@@ -496,16 +538,82 @@ mod tests {
         let mut torn = whole.clone();
         torn[end - 3..end].fill(0);
         std::fs::write(&path, &torn).unwrap();
-        let read = read_segment(&path, 0).unwrap();
+        let read = read_segment(&path, 0, 1).unwrap();
         assert_eq!(read.records.len(), 2);
         assert!(read.damaged);
         // A flipped byte in the last record.
         let mut flipped = whole;
         flipped[end - 2] ^= 0x20;
         std::fs::write(&path, &flipped).unwrap();
-        let read = read_segment(&path, 0).unwrap();
+        let read = read_segment(&path, 0, 1).unwrap();
         assert_eq!(read.records.len(), 2);
         assert_eq!(read.end, read.records[1].end);
+    }
+
+    /// Fills the segment being written until the journal moves to the next; returns the
+    /// records written.
+    fn fill_segment(j: &mut Journal, batch: &[AccessEntry]) -> u64 {
+        let segment = j.durable().segment;
+        let mut written = 0;
+        while j.durable().segment == segment {
+            j.append(batch.iter()).unwrap();
+            written += batch.len() as u64;
+        }
+        written
+    }
+
+    #[test]
+    fn a_recycled_segment_ends_where_its_new_records_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = open(dir.path(), 0);
+        let batch: Vec<_> = (0..512).map(entry).collect();
+        fill_segment(&mut j, &batch);
+        // The ingester is done with the first segment; the spare after next reuses it.
+        recycle(dir.path(), &segment_path(dir.path(), 1)).unwrap();
+        assert!(free_path(dir.path()).exists());
+        fill_segment(&mut j, &batch);
+        fill_segment(&mut j, &batch);
+        let reused = j.durable().segment;
+        let stale = std::fs::read(segment_path(dir.path(), reused)).unwrap();
+        assert_eq!(stale.len() as u64, SEGMENT_BYTES);
+        let written = j.durable().len as usize;
+        assert!(
+            stale[written + HEADER..written + 4096]
+                .iter()
+                .any(|&b| b != 0),
+            "the segment was reused: old records follow the new"
+        );
+        // New records of another length than the old ones: they end mid-record of the old.
+        let mut long = entry(7);
+        long.actor_name = "Ủy ban nhân dân phường Bến Nghé, Thành phố Hồ Chí Minh".into();
+        let d1 = j.append([long.clone(), long.clone()].iter()).unwrap();
+        let d2 = j.append([long.clone()].iter()).unwrap();
+        let read = read_segment(&segment_path(dir.path(), reused), 0, reused).unwrap();
+        assert!(read.finished && !read.damaged);
+        let seqs: Vec<u64> = read.records.iter().map(|r| r.seq).collect();
+        // The batch that moved the journal here, then the three long records.
+        assert_eq!(seqs, (reused..=d2.seq).collect::<Vec<_>>());
+        assert_eq!(d1.seq, d2.seq - 1);
+        assert_eq!(read.end, d2.len);
+        // Read from the middle, as the ingester does.
+        let rest = read_range(
+            &segment_path(dir.path(), reused),
+            d1.len,
+            d1.seq + 1,
+            None,
+            9,
+        )
+        .unwrap();
+        assert_eq!(rest.records.len(), 1);
+        assert_eq!(rest.records[0].entry, long);
+        // Renamed into place, then a crash before the first write: all of it is stale.
+        let next = d2.seq + 1;
+        std::fs::write(segment_path(dir.path(), next), &stale).unwrap();
+        let read = read_segment(&segment_path(dir.path(), next), 0, next).unwrap();
+        assert!(read.records.is_empty() && read.finished && !read.damaged);
+        // Reopened, the journal continues after the newest record, not the stale ones.
+        drop(j);
+        assert_eq!(open(dir.path(), 0).durable().seq, d2.seq);
     }
 
     #[test]
@@ -523,7 +631,7 @@ mod tests {
         let total: usize = segs
             .iter()
             .map(|&s| {
-                read_segment(&segment_path(dir.path(), s), 0)
+                read_segment(&segment_path(dir.path(), s), 0, s)
                     .unwrap()
                     .records
                     .len()
