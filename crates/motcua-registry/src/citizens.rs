@@ -178,7 +178,7 @@ pub(crate) async fn insert_rows(
 /// a later line whose relation is `head` (as if the rows were read in file order).
 #[derive(Default)]
 pub(crate) struct Households {
-    drafts: std::collections::HashMap<i64, HouseholdDraft>,
+    drafts: crate::row_reader::IntMap<HouseholdDraft>,
 }
 
 struct HouseholdDraft {

@@ -316,9 +316,9 @@ pub(crate) fn validate_fields(
     record::validate_columns(&values, today)
 }
 
-/// A hasher for PIDs (already uniformly spread integers): one multiply instead of SipHash.
+/// A hasher for PIDs and other integer keys: one multiply instead of SipHash.
 #[derive(Default)]
-struct PidHasher(u64);
+pub(crate) struct PidHasher(u64);
 
 impl std::hash::Hasher for PidHasher {
     fn finish(&self) -> u64 {
@@ -337,3 +337,6 @@ impl std::hash::Hasher for PidHasher {
 }
 
 type PidMap = HashMap<i64, u64, std::hash::BuildHasherDefault<PidHasher>>;
+
+/// A map keyed by integers, hashed with [`PidHasher`].
+pub(crate) type IntMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<PidHasher>>;
