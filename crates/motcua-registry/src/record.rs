@@ -190,53 +190,55 @@ pub fn validate_columns<'a>(
     values: &[Option<&'a str>; COLUMNS.len()],
     today: NaiveDate,
 ) -> Result<CitizenRecord, Vec<FieldError>> {
-    let get = |name: &str| {
-        COLUMNS
-            .iter()
-            .position(|c| *c == name)
-            .and_then(|i| values[i])
-    };
     let mut errors = Vec::new();
-    let required = |errors: &mut Vec<FieldError>, field: &str| -> Option<&'a str> {
-        let v = opt(get(field));
+    // Columns by index, fixed when compiling: looking each one up by name, for every row of an
+    // import, showed in its profiles.
+    let required = |errors: &mut Vec<FieldError>, k: usize| -> Option<&'a str> {
+        let field = COLUMNS[k];
+        let v = opt(values[k]);
         if v.is_none() {
             errors.push(FieldError::new(field, "required", "is required"));
         }
         v
     };
 
-    let pid = required(&mut errors, "pid").and_then(|v| pid_field(&mut errors, "pid", Some(v)));
-    let full_name =
-        required(&mut errors, "full_name").and_then(|v| match text_limits::check_name(v) {
+    let pid = required(&mut errors, const { column("pid") })
+        .and_then(|v| pid_field(&mut errors, "pid", Some(v)));
+    let full_name = required(&mut errors, const { column("full_name") }).and_then(|v| {
+        match text_limits::check_name(v) {
             Ok(()) => Some(v.split_whitespace().collect::<Vec<_>>().join(" ")),
             Err(e) => {
                 errors.push(FieldError::new("full_name", e.code(), e.to_string()));
                 None
             }
-        });
-    let gender = required(&mut errors, "gender").and_then(|v| match Gender::parse(v) {
-        Ok(g) => Some(g),
-        Err(e) => {
-            errors.push(FieldError::new("gender", e.code(), e.to_string()));
-            None
         }
     });
-    let date_of_birth =
-        required(&mut errors, "date_of_birth").and_then(|v| match BirthDate::parse(v) {
-            Ok(d) if d.is_in_future(today) => {
-                errors.push(FieldError::new(
-                    "date_of_birth",
-                    "date.future",
-                    "must not be in the future",
-                ));
-                None
-            }
-            Ok(d) => Some(d),
+    let gender =
+        required(&mut errors, const { column("gender") }).and_then(|v| match Gender::parse(v) {
+            Ok(g) => Some(g),
             Err(e) => {
-                errors.push(FieldError::new("date_of_birth", e.code(), e.to_string()));
+                errors.push(FieldError::new("gender", e.code(), e.to_string()));
                 None
             }
         });
+    let date_of_birth =
+        required(&mut errors, const { column("date_of_birth") }).and_then(
+            |v| match BirthDate::parse(v) {
+                Ok(d) if d.is_in_future(today) => {
+                    errors.push(FieldError::new(
+                        "date_of_birth",
+                        "date.future",
+                        "must not be in the future",
+                    ));
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(FieldError::new("date_of_birth", e.code(), e.to_string()));
+                    None
+                }
+            },
+        );
     let residence_province = province_field(
         &mut errors,
         "province_code",
