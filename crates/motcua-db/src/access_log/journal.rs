@@ -568,6 +568,11 @@ mod tests {
         let mut j = open(dir.path(), 0);
         let batch: Vec<_> = (0..512).map(entry).collect();
         fill_segment(&mut j, &batch);
+        // The spare being prepared must not take the file recycled next: wait for it, and let
+        // the next segment be zero-filled in place.
+        if let Some(preparing) = j.spare.take() {
+            preparing.join().unwrap().unwrap();
+        }
         // The ingester is done with the first segment; the spare after next reuses it.
         recycle(dir.path(), &segment_path(dir.path(), 1)).unwrap();
         assert!(free_path(dir.path()).exists());
