@@ -14,9 +14,10 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::csv_io::{Progress, RowError, check_header};
+use crate::csv_io::{Progress, RowError};
 use crate::error::FieldError;
 use crate::record::{self, COLUMNS, CitizenRecord};
+use crate::sorted_reader::{Check, RawRun, RecordParser, RunLimits, Splitter};
 
 /// What the reader sends the importer.
 pub(crate) enum Msg {
@@ -39,12 +40,6 @@ pub(crate) fn validators() -> usize {
         .clamp(1, 8)
 }
 
-/// Records split from the file, with their line numbers and the input consumed so far.
-struct RawChunk {
-    records: Vec<(u64, csv::ByteRecord)>,
-    bytes: u64,
-}
-
 type Checked = Vec<(u64, Result<CitizenRecord, Vec<FieldError>>)>;
 
 /// Reads the header, then every row; sends valid rows in batches of `batch_rows` and each
@@ -56,24 +51,24 @@ pub(crate) fn read_rows<R: Read>(
     tx: mpsc::Sender<Msg>,
     progress: Box<dyn Progress>,
 ) -> Result<u64, FieldError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(input);
-    let header = read_header(&mut rdr)?;
-    check_header(&header)?;
+    let (mut splitter, header) = Splitter::new(input)?;
     let map = column_map(&header);
+    let check = Check {
+        header: &header,
+        map: &map,
+        today,
+    };
     let workers = validators();
     let (rows, fatal) = std::thread::scope(|s| {
         let mut to_workers = Vec::with_capacity(workers);
         let mut from_workers = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let (raw_tx, raw_rx) = sync_channel::<RawChunk>(4);
+            let (raw_tx, raw_rx) = sync_channel::<RawRun>(4);
             let (done_tx, done_rx) = sync_channel::<(Checked, u64)>(4);
-            let (header, map) = (&header, &map);
+            let check = &check;
             std::thread::Builder::new()
                 .name("import-validate".into())
-                .spawn_scoped(s, move || validate(raw_rx, done_tx, header, map, today))
+                .spawn_scoped(s, move || validate(raw_rx, done_tx, check))
                 .map_err(io_error)?;
             to_workers.push(raw_tx);
             from_workers.push(done_rx);
@@ -85,7 +80,7 @@ pub(crate) fn read_rows<R: Read>(
                 sequence(from_workers, batch_rows, sequencer_tx, progress)
             })
             .map_err(io_error)?;
-        Ok(split(&mut rdr, &to_workers))
+        Ok(split(&mut splitter, &to_workers))
         // Dropping the senders ends the validators, then the sequencer.
     })?;
     if let Some(e) = fatal {
@@ -115,83 +110,41 @@ pub(crate) fn header_name(raw: &[u8]) -> String {
         .to_owned()
 }
 
-fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, FieldError> {
-    let mut record = csv::ByteRecord::new();
-    match rdr.read_byte_record(&mut record) {
-        Ok(true) => Ok(record.iter().map(header_name).collect()),
-        Ok(false) => Err(FieldError::new(
-            "header",
-            "header.missing",
-            "the file is empty",
-        )),
-        Err(e) => Err(FieldError::new("header", "csv.unreadable", e.to_string())),
-    }
-}
-
 /// Splits records into chunks dealt round-robin. Returns how many records were read and the
 /// error that stopped the file, if any; stops quietly if the importer has gone.
 fn split<R: Read>(
-    rdr: &mut csv::Reader<R>,
-    workers: &[SyncSender<RawChunk>],
+    splitter: &mut Splitter<R>,
+    workers: &[SyncSender<RawRun>],
 ) -> (u64, Option<RowError>) {
-    let mut next = 0;
+    let limits = RunLimits {
+        rows: CHUNK_RECORDS,
+        bytes: 64 << 20,
+    };
     let mut rows = 0u64;
-    let mut chunk = Vec::with_capacity(CHUNK_RECORDS);
-    let mut fatal = None;
-    loop {
-        let mut record = csv::ByteRecord::new();
-        match rdr.read_byte_record(&mut record) {
-            Ok(true) => {
-                rows += 1;
-                let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
-                chunk.push((line, record));
-            }
-            Ok(false) => break,
-            Err(e) => {
-                fatal = Some(RowError {
-                    line: e.position().map(|p| p.line()).unwrap_or(0),
-                    errors: vec![FieldError::new(
-                        "row",
-                        "csv.unreadable",
-                        format!("the CSV cannot be read from here: {e}"),
-                    )],
-                });
-                break;
-            }
+    for next in (0..workers.len()).cycle() {
+        let mut chunk = splitter.next_run(limits);
+        let fatal = chunk.fatal.take();
+        let read = chunk.rows();
+        rows += read;
+        if read > 0 && workers[next].send(chunk).is_err() {
+            return (rows, fatal);
         }
-        if chunk.len() == CHUNK_RECORDS {
-            let records = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_RECORDS));
-            let bytes = rdr.position().byte();
-            if workers[next].send(RawChunk { records, bytes }).is_err() {
-                return (rows, fatal);
-            }
-            next = (next + 1) % workers.len();
+        if fatal.is_some() || read == 0 {
+            return (rows, fatal);
         }
     }
-    if !chunk.is_empty() {
-        let bytes = rdr.position().byte();
-        let _ = workers[next].send(RawChunk {
-            records: chunk,
-            bytes,
-        });
-    }
-    (rows, fatal)
+    (rows, None)
 }
 
-fn validate(
-    chunks: Receiver<RawChunk>,
-    done: SyncSender<(Checked, u64)>,
-    header: &[String],
-    map: &[Option<usize>; COLUMNS.len()],
-    today: NaiveDate,
-) {
+fn validate(chunks: Receiver<RawRun>, done: SyncSender<(Checked, u64)>, check: &Check<'_>) {
+    let mut parser = RecordParser::default();
     for chunk in chunks {
         let checked = chunk
-            .records
+            .in_file_order()
             .iter()
-            .map(|(line, record)| (*line, parse_row(record, header, map, today)))
+            .map(|key| (key.line, parser.check(chunk.raw(key), check)))
             .collect();
-        if done.send((checked, chunk.bytes)).is_err() {
+        if done.send((checked, chunk.end_byte)).is_err() {
             return;
         }
     }
@@ -258,20 +211,6 @@ pub(crate) fn duplicate_of(line: u64, first: u64) -> RowError {
             format!("duplicates the PID on line {first}"),
         )],
     }
-}
-
-fn parse_row(
-    record: &csv::ByteRecord,
-    header: &[String],
-    map: &[Option<usize>; COLUMNS.len()],
-    today: NaiveDate,
-) -> Result<CitizenRecord, Vec<FieldError>> {
-    let fields = Fields {
-        data: record.as_slice(),
-        count: record.len(),
-        range: &|i| record.range(i),
-    };
-    validate_fields(&fields, header, map, today)
 }
 
 /// A record's unescaped fields: `data` holds them end to end.

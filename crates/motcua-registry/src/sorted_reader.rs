@@ -175,33 +175,40 @@ pub(crate) fn import<R: Read>(
 
 /// A record's sort key and where its raw bytes are in its run.
 #[derive(Debug, Clone, Copy)]
-struct Key {
+pub(crate) struct Key {
     pid: i64,
-    line: u64,
+    pub line: u64,
     start: u32,
     len: u32,
 }
 
 /// Raw records read from the file.
-struct RawRun {
+pub(crate) struct RawRun {
     bytes: Vec<u8>,
     /// Records whose PID column holds 12 digits, sorted by (PID, line).
     keyed: Vec<Key>,
     /// The others, each to be rejected.
     unkeyed: Vec<Key>,
     /// The file cannot be read after the last record.
-    fatal: Option<RowError>,
+    pub fatal: Option<RowError>,
     /// Where in the file the run starts and ends.
     first_byte: u64,
-    end_byte: u64,
+    pub end_byte: u64,
 }
 
 impl RawRun {
-    fn rows(&self) -> u64 {
+    pub fn rows(&self) -> u64 {
         (self.keyed.len() + self.unkeyed.len()) as u64
     }
 
-    fn raw(&self, key: &Key) -> &[u8] {
+    /// Every record of the run, in file order.
+    pub fn in_file_order(&self) -> Vec<Key> {
+        let mut all: Vec<Key> = self.keyed.iter().chain(&self.unkeyed).copied().collect();
+        all.sort_unstable_by_key(|k| k.line);
+        all
+    }
+
+    pub fn raw(&self, key: &Key) -> &[u8] {
         let start = key.start as usize;
         &self.bytes[start..start + key.len as usize]
     }
@@ -210,7 +217,7 @@ impl RawRun {
 /// Splits a CSV into records with the same rules as the validators' parser (`csv_core`, as
 /// the `csv` crate uses it): RFC 4180 quoting, any of `\r`, `\n`, `\r\n` ending a record,
 /// blank lines skipped. A test checks the two agree on arbitrary input.
-struct Splitter<R> {
+pub(crate) struct Splitter<R> {
     input: R,
     /// Bytes read after the end of the last run.
     carry: Vec<u8>,
@@ -318,7 +325,7 @@ fn scan(bytes: &[u8], from: usize, pid_col: usize, eof: bool) -> Scan {
 
 impl<R: Read> Splitter<R> {
     /// Reads and checks the header.
-    fn new(input: R) -> std::result::Result<(Splitter<R>, Vec<String>), FieldError> {
+    pub fn new(input: R) -> std::result::Result<(Splitter<R>, Vec<String>), FieldError> {
         let mut s = Splitter {
             input,
             carry: Vec::new(),
@@ -359,7 +366,7 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Reads the next run; an empty run (without a fatal error) means the file has ended.
-    fn next_run(&mut self, limits: RunLimits) -> RawRun {
+    pub fn next_run(&mut self, limits: RunLimits) -> RawRun {
         let max_bytes = limits.bytes.clamp(1, MAX_RUN_BYTES);
         let mut bytes = std::mem::take(&mut self.carry);
         let mut pos = 0;
@@ -507,14 +514,14 @@ fn chunk_bounds(keys: &[Key], rows: usize) -> Vec<(usize, usize)> {
 }
 
 /// What validation needs besides the record.
-struct Check<'a> {
-    header: &'a [String],
-    map: &'a [Option<usize>; COLUMNS.len()],
-    today: NaiveDate,
+pub(crate) struct Check<'a> {
+    pub header: &'a [String],
+    pub map: &'a [Option<usize>; COLUMNS.len()],
+    pub today: NaiveDate,
 }
 
 /// Parses one raw record with the splitter's rules.
-struct RecordParser {
+pub(crate) struct RecordParser {
     csv: Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
@@ -603,7 +610,8 @@ impl RecordParser {
         }
     }
 
-    fn check(
+    /// Parses and validates one raw record.
+    pub fn check(
         &mut self,
         raw: &[u8],
         check: &Check<'_>,

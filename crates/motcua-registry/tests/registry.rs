@@ -229,6 +229,45 @@ async fn bad_rows_are_reported_by_line_and_never_stored() {
     assert_eq!(again.errors[0].errors[0].code, "pid.already_registered");
 }
 
+/// A file saved on Windows (byte-order mark, CRLF, a blank line, a quoted PID, a doubled quote)
+/// is reported on the lines a text editor shows, by the bulk reader into an empty table and by
+/// the streamed reader into a table with rows.
+#[tokio::test]
+async fn crlf_files_are_reported_on_their_true_lines() {
+    let csv = "\u{feff}pid,full_name,gender,date_of_birth,province_code,household_id\r\n\
+               001095012345,Nguyễn Văn An,M,1995-02-30,001,1\r\n\
+               001095012345,Nguyễn Văn An,M,1995-03-14,001,1\r\n\
+               001095012345,Nguyễn Văn Ba,M,1995-03-14,001,1\r\n\
+               \r\n\
+               \"001195012346\",Trần Thị Bình,F,1995-07-02,001,1\r\n\
+               001095012347,\"Lê \"\"Văn\"\" C\",M,1995-01-01,001,2\r\n\
+               001095012348,Phạm Văn Dũng,M,1995-01-01,001\r\n";
+    let db = testing::fresh().await.unwrap();
+    let lines = |r: &csv_io::ImportReport| -> Vec<(u64, String)> {
+        r.errors
+            .iter()
+            .map(|e| (e.line, e.errors[0].code.clone()))
+            .collect()
+    };
+    let first = import_str(&db, csv).await;
+    assert_eq!(first.rows_imported, 2);
+    let expected = [
+        (2, "birth_date.bad_day"),
+        (4, "pid.duplicate"),
+        (7, "text.invalid_name_char"),
+        (8, "csv.column_count"),
+    ]
+    .map(|(line, code)| (line, code.to_owned()));
+    assert_eq!(lines(&first), expected);
+    assert!(first.errors[1].errors[0].message.ends_with("line 3"));
+    // Again, into a table that now has rows: every row is rejected, on the same lines.
+    let again = import_str(&db, csv).await;
+    let lines_again: Vec<u64> = again.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines_again, [2, 3, 4, 6, 7, 8]);
+    assert_eq!(again.errors[1].errors[0].code, "pid.already_registered");
+    assert_eq!(again.errors[3].errors[0].code, "pid.already_registered");
+}
+
 #[tokio::test]
 async fn header_problems_reject_the_file() {
     let db = testing::fresh().await.unwrap();
