@@ -169,25 +169,32 @@ pub async fn import<R: Read + Send + 'static>(
         })?;
     }
 
-    let mut rejections = Rejections::new(opts.max_reported);
     // Into an empty table on SQLite, rows are written in PID order: appending to the B-tree is
-    // several times cheaper than inserting at random places.
-    let (read, imported, mut failure) = match raw.take() {
+    // several times cheaper than inserting at random places. Whatever happens below, the
+    // indexes dropped above are rebuilt before this returns.
+    let outcome = match raw.take() {
         Some(writer) if bulk => {
-            let (writer, outcome) =
-                import_sorted(writer, input, today, opts, &import_id, progress, rejections).await?;
-            raw = Some(writer);
-            rejections = outcome.rejections;
-            (outcome.read, outcome.imported, outcome.failure)
+            match import_sorted(writer, input, today, opts, &import_id, progress).await {
+                Ok((writer, outcome)) => {
+                    raw = Some(writer);
+                    outcome
+                }
+                Err(e) => Outcome::failed(e),
+            }
         }
         writer => {
             raw = writer;
-            let streamed =
-                import_streamed(db, &mut raw, input, today, opts, &import_id, progress).await?;
-            rejections = streamed.rejections;
-            (streamed.read, streamed.imported, streamed.failure)
+            import_streamed(db, &mut raw, input, today, opts, &import_id, progress)
+                .await
+                .unwrap_or_else(Outcome::failed)
         }
     };
+    let Outcome {
+        read,
+        imported,
+        rejections,
+        mut failure,
+    } = outcome;
     // Commit the last group before anything else writes.
     if let Some(mut writer) = raw.take() {
         let rebuild = bulk;
@@ -292,6 +299,18 @@ struct Outcome {
     failure: Option<RegistryError>,
 }
 
+impl Outcome {
+    /// An import stopped by `e` before anything could be counted.
+    fn failed(e: RegistryError) -> Outcome {
+        Outcome {
+            read: Ok(0),
+            imported: 0,
+            rejections: Rejections::new(0),
+            failure: Some(e),
+        }
+    }
+}
+
 /// A bulk load into an empty table on SQLite: runs sorted by PID before validation
 /// ([`crate::sorted_reader`]).
 async fn import_sorted<R: Read + Send + 'static>(
@@ -301,9 +320,9 @@ async fn import_sorted<R: Read + Send + 'static>(
     opts: &ImportOptions,
     import_id: &str,
     mut progress: Box<dyn Progress>,
-    mut rejections: Rejections,
 ) -> Result<(crate::bulk_sqlite::RawWriter, Outcome)> {
     let (id, actor) = (import_id.to_owned(), opts.actor.clone());
+    let mut rejections = Rejections::new(opts.max_reported);
     let (chunk_rows, limits) = (opts.batch_rows.max(1), opts.sorted_run);
     tokio::task::spawn_blocking(move || {
         if let Err(e) = writer.checkpoint_in_background() {

@@ -69,8 +69,8 @@ pub(crate) struct Job<'a> {
 }
 
 /// Reads `input` and stores its valid rows through `writer`, run by run. Returns the number of
-/// data rows read and the number stored. Rejected rows go to `rejections`; a header that cannot be used rejects the
-/// file ([`RegistryError::Invalid`]) before anything is stored.
+/// data rows read and the number stored. Rejected rows go to `rejections`; a header that cannot
+/// be used rejects the file ([`RegistryError::Invalid`]) before anything is stored.
 pub(crate) fn import<R: Read>(
     input: R,
     writer: &mut RawWriter,
@@ -159,9 +159,8 @@ pub(crate) fn import<R: Read>(
             ));
         }
         rows_read += run.rows();
-        if let Some(mut kept) = kept {
-            earlier.append(&mut kept);
-            earlier.sort_unstable();
+        if let Some(kept) = kept {
+            earlier = merge_sorted(&earlier, &kept);
         }
         if let Some(fatal) = run.fatal {
             rejections.push(fatal);
@@ -490,6 +489,24 @@ impl<R: Read> Splitter<R> {
             .iter()
             .fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'))
     }
+}
+
+/// Merges two lists sorted by PID (a run's rows are handed over in PID order).
+fn merge_sorted(a: &[(i64, u64)], b: &[(i64, u64)]) -> Vec<(i64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
 }
 
 fn newlines(bytes: &[u8]) -> u64 {
