@@ -10,12 +10,14 @@
 //! 0.2 ms for syncing an overwrite). A spare segment is prepared on another thread so that
 //! switching segments costs a rename. The spare is a segment the ingester has finished with,
 //! recycled, when there is one; otherwise a file of zeros, written and synced. Zero-filling
-//! 4 MiB about once a second under load competed with the journal's own syncs (measured: the
-//! closed-loop p99 went from 7.5–8.6 ms to 5.8–6.4 ms without it).
+//! 4 MiB about once a second under load competes with the journal's own syncs (measured with
+//! segments too large to need a new one during a run: closed-loop p99 5.8–6.4 ms against
+//! 7.5–8.6 ms, BENCHMARKS.md).
 //!
 //! Layout: `DIR/NNNNNNNNNNNNNNNNNNNN.seg`, named by the sequence number of the first record
-//! the segment may hold, plus `DIR/node-id` (this node's name in `access_journal`) and
-//! `DIR/lock` (held by the one process that writes the journal).
+//! the segment may hold, plus `DIR/node-id` (this node's name in `access_journal`),
+//! `DIR/lock` (held by the one process that writes the journal), `DIR/spare.tmp` (the next
+//! segment, prepared) and `DIR/free.tmp` (a finished segment kept for reuse).
 //!
 //! Record framing: `len: u32 LE | crc32(seq ‖ body): u32 LE | seq: u64 LE | body (JSON)`.
 //! A zero header marks the end of the records: every write ends with one, which the next write
