@@ -118,7 +118,7 @@ fn split<R: Read>(
 ) -> (u64, Option<RowError>) {
     let limits = RunLimits {
         rows: CHUNK_RECORDS,
-        bytes: 64 << 20,
+        bytes: 4 << 20,
     };
     let mut rows = 0u64;
     for next in (0..workers.len()).cycle() {
