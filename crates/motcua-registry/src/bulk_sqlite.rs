@@ -3,7 +3,7 @@
 //! with its households and its event.
 //!
 //! A sorted run (a bulk import into an empty table) comes from [`crate::sorted_reader`]: its
-//! rows in PID order, in chunks laid out by [`crate::sorted_run`], then its households in id
+//! rows in PID order, in chunks laid out by [`crate::packed_rows`], then its households in id
 //! order. Writing the households once per run, appended in id order, replaced an upsert per
 //! batch at random places in the households table (2.5 s of 7.9 s on a million citizens).
 //!
@@ -244,8 +244,8 @@ use rusqlite::{Connection, params};
 use crate::citizens::{HOUSEHOLD_CONFLICT, HouseholdRow, household_rows};
 use crate::csv_io::batch_event;
 use crate::error::{RegistryError, Result};
+use crate::packed_rows::{PackedChunk, RunPart, Text};
 use crate::record::CitizenRecord;
-use crate::sorted_run::{PackedChunk, RunPart, Text};
 
 const INSERT_CITIZEN: &str = "INSERT INTO citizens (pid, full_name, name_folded, gender,
     date_of_birth, birth_year, birth_province, hometown_province, ethnicity_code, religion,

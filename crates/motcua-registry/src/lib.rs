@@ -12,12 +12,12 @@ mod bulk_sqlite;
 pub mod citizens;
 pub mod csv_io;
 pub mod error;
+mod packed_rows;
 pub mod quality;
 pub mod record;
 mod row_reader;
 pub mod search;
 mod sorted_reader;
-mod sorted_run;
 pub mod verify;
 pub mod vital;
 

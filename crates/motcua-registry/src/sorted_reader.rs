@@ -27,11 +27,11 @@ use crate::bulk_sqlite::RawWriter;
 use crate::citizens::Households;
 use crate::csv_io::{Progress, Rejections, RowError, check_header};
 use crate::error::{FieldError, RegistryError, Result};
+use crate::packed_rows::{MAX_CHUNK_ROWS, PackedChunk, RunPart};
 use crate::record::COLUMNS;
 use crate::row_reader::{
     Fields, column_map, duplicate_of, header_name, validate_fields, validators,
 };
-use crate::sorted_run::{MAX_CHUNK_ROWS, PackedChunk, RunPart};
 
 /// How much of a file one run holds at most.
 #[derive(Debug, Clone, Copy)]
