@@ -248,7 +248,7 @@ impl Drop for Checkpointer {
     }
 }
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use crate::citizens::{HOUSEHOLD_CONFLICT, HouseholdRow, household_rows};
 use crate::csv_io::batch_event;
@@ -377,41 +377,166 @@ fn insert_packed(
     import_id: &str,
     now: i64,
 ) -> Result<Vec<bool>> {
-    let mut inserted = Vec::with_capacity(chunk.rows.len());
-    let mut stmt = tx.prepare_cached(INSERT_CITIZEN).map_err(db_err)?;
-    for (i, r) in chunk.rows.iter().enumerate() {
-        let text = |column: Text| chunk.text(i, column);
-        let n = stmt
-            .execute(params![
-                r.pid,
-                text(Text::FullName),
-                text(Text::NameFolded),
-                r.gender,
-                text(Text::DateOfBirth),
-                r.birth_year,
-                r.birth_province,
-                r.hometown_province,
-                r.ethnicity_code,
-                text(Text::Religion),
-                text(Text::Nationality),
-                r.father_pid,
-                r.mother_pid,
-                r.spouse_pid,
-                r.status,
-                text(Text::DateOfDeath),
-                text(Text::Phone),
-                text(Text::Email),
-                text(Text::TaxCode),
-                text(Text::SocialInsuranceCode),
-                r.household_id,
-                r.relation_to_head,
-                r.residence_province,
-                text(Text::Address),
-                import_id,
-                now,
-            ])
-            .map_err(db_err)?;
-        inserted.push(n == 1);
+    let n = chunk.rows.len();
+    let mut inserted = Vec::with_capacity(n);
+    let multi = multi_row_insert(CITIZENS_PER_INSERT);
+    let mut i = 0;
+    while i < n {
+        let end = (i + CITIZENS_PER_INSERT).min(n);
+        if end - i == CITIZENS_PER_INSERT {
+            let mut stmt = tx.prepare_cached(&multi).map_err(db_err)?;
+            for k in 0..CITIZENS_PER_INSERT {
+                bind_citizen(&mut stmt, k * CITIZEN_PARAMS, chunk, i + k, import_id, now)
+                    .map_err(db_err)?;
+            }
+            match stmt.raw_execute() {
+                Ok(_) => {
+                    inserted.extend([true; CITIZENS_PER_INSERT]);
+                    i = end;
+                    continue;
+                }
+                // A PID already present (stored meanwhile by another writer): `OR FAIL` keeps
+                // the rows before it, and the rest of the group goes one row at a time.
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    let stored = usize::try_from(tx.changes()).unwrap_or(0).min(end - i);
+                    inserted.extend(std::iter::repeat_n(true, stored));
+                    i += stored;
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        }
+        let mut stmt = tx.prepare_cached(INSERT_CITIZEN).map_err(db_err)?;
+        for row in i..end {
+            bind_citizen(&mut stmt, 0, chunk, row, import_id, now).map_err(db_err)?;
+            inserted.push(stmt.raw_execute().map_err(db_err)? == 1);
+        }
+        i = end;
     }
     Ok(inserted)
+}
+
+/// Citizens per multi-row insert. Starting and finishing a statement for every row showed in
+/// the writer's profile; in alternating runs on a million rows the whole import took
+/// 8.29–8.55 s with groups of 16 against 8.63–9.03 s row by row.
+const CITIZENS_PER_INSERT: usize = 16;
+/// Values bound per citizen, in [`INSERT_CITIZEN`]'s order.
+const CITIZEN_PARAMS: usize = 26;
+
+/// [`INSERT_CITIZEN`] for `rows` citizens, failing at the first PID already present.
+fn multi_row_insert(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|k| {
+            let p: Vec<String> = (1..=CITIZEN_PARAMS)
+                .map(|j| format!("?{}", k * CITIZEN_PARAMS + j))
+                .collect();
+            format!(
+                "({}, ?{}, 1)",
+                p.join(", "),
+                k * CITIZEN_PARAMS + CITIZEN_PARAMS
+            )
+        })
+        .collect();
+    format!(
+        "INSERT OR FAIL INTO citizens (pid, full_name, name_folded, gender,
+    date_of_birth, birth_year, birth_province, hometown_province, ethnicity_code, religion,
+    nationality, father_pid, mother_pid, spouse_pid, status, date_of_death, phone, email,
+    tax_code, social_insurance_code, household_id, relation_to_head, residence_province,
+    residence_address, import_id, created_at, updated_at, version) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// Binds row `i` of `chunk` to the parameters after `base`.
+fn bind_citizen(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    base: usize,
+    chunk: &PackedChunk,
+    i: usize,
+    import_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let r = &chunk.rows[i];
+    let text = |column: Text| chunk.text(i, column);
+    stmt.raw_bind_parameter(base + 1, r.pid)?;
+    stmt.raw_bind_parameter(base + 2, text(Text::FullName))?;
+    stmt.raw_bind_parameter(base + 3, text(Text::NameFolded))?;
+    stmt.raw_bind_parameter(base + 4, r.gender)?;
+    stmt.raw_bind_parameter(base + 5, text(Text::DateOfBirth))?;
+    stmt.raw_bind_parameter(base + 6, r.birth_year)?;
+    stmt.raw_bind_parameter(base + 7, r.birth_province)?;
+    stmt.raw_bind_parameter(base + 8, r.hometown_province)?;
+    stmt.raw_bind_parameter(base + 9, r.ethnicity_code)?;
+    stmt.raw_bind_parameter(base + 10, text(Text::Religion))?;
+    stmt.raw_bind_parameter(base + 11, text(Text::Nationality))?;
+    stmt.raw_bind_parameter(base + 12, r.father_pid)?;
+    stmt.raw_bind_parameter(base + 13, r.mother_pid)?;
+    stmt.raw_bind_parameter(base + 14, r.spouse_pid)?;
+    stmt.raw_bind_parameter(base + 15, r.status)?;
+    stmt.raw_bind_parameter(base + 16, text(Text::DateOfDeath))?;
+    stmt.raw_bind_parameter(base + 17, text(Text::Phone))?;
+    stmt.raw_bind_parameter(base + 18, text(Text::Email))?;
+    stmt.raw_bind_parameter(base + 19, text(Text::TaxCode))?;
+    stmt.raw_bind_parameter(base + 20, text(Text::SocialInsuranceCode))?;
+    stmt.raw_bind_parameter(base + 21, r.household_id)?;
+    stmt.raw_bind_parameter(base + 22, r.relation_to_head)?;
+    stmt.raw_bind_parameter(base + 23, r.residence_province)?;
+    stmt.raw_bind_parameter(base + 24, text(Text::Address))?;
+    stmt.raw_bind_parameter(base + 25, import_id)?;
+    stmt.raw_bind_parameter(base + 26, now)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::record::{COLUMNS, column, validate_columns};
+
+    fn chunk(pids: &[&str]) -> PackedChunk {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut chunk = PackedChunk::with_capacity(pids.len());
+        for (line, pid) in pids.iter().enumerate() {
+            let mut values: [Option<&str>; COLUMNS.len()] = [None; COLUMNS.len()];
+            values[column("pid")] = Some(pid);
+            values[column("full_name")] = Some("Nguyễn Văn An");
+            values[column("gender")] = Some("M");
+            values[column("date_of_birth")] = Some("1995");
+            values[column("province_code")] = Some("001");
+            let r = validate_columns(&values, today).unwrap();
+            chunk.push(line as u64 + 2, &r);
+        }
+        chunk
+    }
+
+    /// A PID stored by someone else in the middle of a group: the rows before and after it
+    /// are stored, and only it is reported as skipped.
+    #[tokio::test]
+    async fn a_pid_already_present_is_skipped_inside_a_group() {
+        let db = motcua_db::testing::fresh().await.unwrap();
+        let Some(conn) = motcua_db::raw::sqlite_writer(&db, 8).unwrap() else {
+            return; // PostgreSQL: the bulk writer is SQLite's.
+        };
+        let pids: Vec<String> = (0..40).map(|k| format!("0010950{k:05}")).collect();
+        let pids: Vec<&str> = pids.iter().map(String::as_str).collect();
+        assert_eq!(
+            insert_packed(&conn, &chunk(&pids[20..21]), "i", 1).unwrap(),
+            [true]
+        );
+        let flags = insert_packed(&conn, &chunk(&pids), "i", 2).unwrap();
+        let skipped: Vec<usize> = (0..40).filter(|&k| !flags[k]).collect();
+        assert_eq!(skipped, [20]);
+        let count: i64 = conn
+            .query_row("SELECT COUNT(*) FROM citizens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 40);
+        let first: i64 = conn
+            .query_row(
+                "SELECT created_at FROM citizens WHERE pid = 1095000020",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(first, 1, "the row stored first is kept");
+    }
 }
