@@ -379,17 +379,20 @@ fn insert_packed(
 ) -> Result<Vec<bool>> {
     let n = chunk.rows.len();
     let mut inserted = Vec::with_capacity(n);
-    let multi = multi_row_insert(CITIZENS_PER_INSERT);
+    // Both statements are looked up once per chunk, not once per group.
+    let mut multi = tx
+        .prepare_cached(&multi_row_insert(CITIZENS_PER_INSERT))
+        .map_err(db_err)?;
+    let mut single = tx.prepare_cached(INSERT_CITIZEN).map_err(db_err)?;
     let mut i = 0;
     while i < n {
         let end = (i + CITIZENS_PER_INSERT).min(n);
         if end - i == CITIZENS_PER_INSERT {
-            let mut stmt = tx.prepare_cached(&multi).map_err(db_err)?;
             for k in 0..CITIZENS_PER_INSERT {
-                bind_citizen(&mut stmt, k * CITIZEN_PARAMS, chunk, i + k, import_id, now)
+                bind_citizen(&mut multi, k * CITIZEN_PARAMS, chunk, i + k, import_id, now)
                     .map_err(db_err)?;
             }
-            match stmt.raw_execute() {
+            match multi.raw_execute() {
                 Ok(_) => {
                     inserted.extend([true; CITIZENS_PER_INSERT]);
                     i = end;
@@ -407,10 +410,9 @@ fn insert_packed(
                 Err(e) => return Err(db_err(e)),
             }
         }
-        let mut stmt = tx.prepare_cached(INSERT_CITIZEN).map_err(db_err)?;
         for row in i..end {
-            bind_citizen(&mut stmt, 0, chunk, row, import_id, now).map_err(db_err)?;
-            inserted.push(stmt.raw_execute().map_err(db_err)? == 1);
+            bind_citizen(&mut single, 0, chunk, row, import_id, now).map_err(db_err)?;
+            inserted.push(single.raw_execute().map_err(db_err)? == 1);
         }
         i = end;
     }

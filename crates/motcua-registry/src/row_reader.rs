@@ -213,44 +213,40 @@ pub(crate) fn duplicate_of(line: u64, first: u64) -> RowError {
     }
 }
 
-/// A record's unescaped fields: `data` holds them end to end.
-pub(crate) struct Fields<'a> {
-    pub data: &'a [u8],
-    pub count: usize,
-    pub range: &'a dyn Fn(usize) -> Option<std::ops::Range<usize>>,
-}
-
-/// Validates one record against the header: its column count, UTF-8, then every value.
+/// Validates one record against the header: its column count, UTF-8, then every value. Each
+/// of `spans` is a field's place in `data`.
 pub(crate) fn validate_fields(
-    fields: &Fields<'_>,
+    data: &[u8],
+    spans: &[std::ops::Range<usize>],
     header: &[String],
     map: &[Option<usize>; COLUMNS.len()],
     today: NaiveDate,
 ) -> Result<CitizenRecord, Vec<FieldError>> {
-    if fields.count != header.len() {
+    if spans.len() != header.len() {
         return Err(vec![FieldError::new(
             "row",
             "csv.column_count",
             format!(
                 "has {} columns; the header has {}",
-                fields.count,
+                spans.len(),
                 header.len()
             ),
         )]);
     }
-    // Delimiters are ASCII, so when the whole record is UTF-8 every field is too.
-    let Ok(whole) = std::str::from_utf8(fields.data) else {
-        let errors = (0..fields.count)
-            .filter(|&i| {
-                (fields.range)(i)
-                    .and_then(|r| fields.data.get(r))
+    // Delimiters and quotes are ASCII, so when the whole record is UTF-8 every field is too.
+    let Ok(whole) = std::str::from_utf8(data) else {
+        let errors = spans
+            .iter()
+            .enumerate()
+            .filter(|(_, span)| {
+                data.get((*span).clone())
                     .is_some_and(|raw| std::str::from_utf8(raw).is_err())
             })
-            .map(|i| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
+            .map(|(i, _)| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
             .collect();
         return Err(errors);
     };
-    let field = |i: usize| (fields.range)(i).and_then(|r| whole.get(r));
+    let field = |i: usize| spans.get(i).and_then(|span| whole.get(span.clone()));
     let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
     record::validate_columns(&values, today)
 }

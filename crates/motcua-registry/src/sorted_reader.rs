@@ -32,9 +32,7 @@ use crate::csv_io::{Progress, Rejections, RowError, check_header};
 use crate::error::{FieldError, RegistryError, Result};
 use crate::packed_rows::{MAX_CHUNK_ROWS, PackedChunk, RunPart};
 use crate::record::COLUMNS;
-use crate::row_reader::{
-    Fields, column_map, duplicate_of, header_name, validate_fields, validators,
-};
+use crate::row_reader::{column_map, duplicate_of, header_name, validate_fields, validators};
 
 /// How much of a file one run holds at most.
 #[derive(Debug, Clone, Copy)]
@@ -557,7 +555,8 @@ pub(crate) struct RecordParser {
     ends: Vec<usize>,
     /// Fields in the record parsed last.
     count: usize,
-    /// Fields found in place by [`RecordParser::split_plain`].
+    /// The fields of the record checked last: in place by [`RecordParser::split_plain`], or
+    /// in `out` after [`RecordParser::parse`].
     spans: Vec<std::ops::Range<usize>>,
 }
 
@@ -646,28 +645,19 @@ impl RecordParser {
         raw: &[u8],
         check: &Check<'_>,
     ) -> std::result::Result<crate::record::CitizenRecord, Vec<FieldError>> {
-        if self.split_plain(raw) {
-            let spans = &self.spans;
-            let range = |i: usize| spans.get(i).cloned();
-            let fields = Fields {
-                data: raw,
-                count: spans.len(),
-                range: &range,
-            };
-            return validate_fields(&fields, check.header, check.map, check.today);
-        }
-        let (nout, nend) = self.parse(raw);
-        let ends = &self.ends[..nend];
-        let range = |i: usize| {
-            let start = if i == 0 { 0 } else { *ends.get(i - 1)? };
-            Some(start..*ends.get(i)?)
+        let data = if self.split_plain(raw) {
+            raw
+        } else {
+            let (nout, nend) = self.parse(raw);
+            self.spans.clear();
+            let mut start = 0;
+            for &end in &self.ends[..nend] {
+                self.spans.push(start..end);
+                start = end;
+            }
+            &self.out[..nout]
         };
-        let fields = Fields {
-            data: &self.out[..nout],
-            count: nend,
-            range: &range,
-        };
-        validate_fields(&fields, check.header, check.map, check.today)
+        validate_fields(data, &self.spans, check.header, check.map, check.today)
     }
 }
 
