@@ -16,6 +16,12 @@
 /// Rows per transaction.
 pub const GROUP_ROWS: usize = 250_000;
 
+/// Page cache of the writer while it appends a sorted run (KiB).
+const SORTED_CACHE_KIB: i64 = 16 * 1024;
+
+/// Largest database mapped into memory while secondary indexes are built (bytes).
+const INDEX_BUILD_MMAP: i64 = 1 << 36;
+
 /// A direct connection that keeps a transaction open across batches.
 pub(crate) struct RawWriter {
     pub conn: Connection,
@@ -111,6 +117,13 @@ impl RawWriter {
     ) -> Result<(u64, Vec<(u64, i64)>)> {
         let mut stored = 0u64;
         let mut skipped = Vec::new();
+        // Rows arrive in key order, so each table page is filled once at the right edge and
+        // never revisited: a small cache recycles page buffers. The streamed path's 512 MiB
+        // made SQLite allocate (and the kernel zero) a fresh buffer for every page written,
+        // 230 MB of page faults per million citizens (measured: 15 % less system time).
+        self.conn
+            .pragma_update(None, "cache_size", -SORTED_CACHE_KIB)
+            .map_err(db_err)?;
         for part in parts {
             if !self.open {
                 self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
@@ -174,6 +187,10 @@ impl RawWriter {
             .map_err(db_err)?;
         self.conn
             .pragma_update(None, "threads", 4)
+            .map_err(db_err)?;
+        // Each build scans the whole table; mapped, its pages are read without a copy.
+        self.conn
+            .pragma_update(None, "mmap_size", INDEX_BUILD_MMAP)
             .map_err(db_err)?;
         for sql in sqls {
             self.conn.execute_batch(sql).map_err(db_err)?;

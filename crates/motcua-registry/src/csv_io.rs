@@ -143,7 +143,8 @@ pub async fn import<R: Read + Send + 'static>(
     let started = Instant::now();
     let import_id = motcua_db::new_id();
     let bulk = !opts.dry_run && citizens::count(db).await? == 0;
-    // On SQLite, batches go through a direct connection with a large page cache.
+    // On SQLite, batches go through a direct connection with a large page cache (a sorted
+    // run into an empty table shrinks it; see `RawWriter::store_sorted`).
     let mut raw = if opts.dry_run {
         None
     } else {
