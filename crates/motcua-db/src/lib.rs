@@ -15,6 +15,7 @@ pub mod clock;
 pub mod events;
 pub mod jobs;
 pub mod migrate;
+pub mod page_cache;
 pub mod raw;
 pub mod sched;
 #[cfg(feature = "testing")]

@@ -95,7 +95,7 @@ impl PackedChunk {
         };
         p.str(Text::FullName, Some(&r.full_name));
         p.str(Text::NameFolded, Some(&r.name_folded));
-        p.display(Text::DateOfBirth, Some(&r.date_of_birth));
+        p.birth_date(Text::DateOfBirth, &r.date_of_birth);
         p.str(Text::Religion, r.religion.as_deref());
         p.str(Text::Nationality, Some(&r.nationality));
         p.display(Text::DateOfDeath, r.date_of_death.as_ref());
@@ -150,6 +150,12 @@ impl Packer<'_> {
             let _ = write!(self.buf, "{v}");
             self.mark(column, start);
         }
+    }
+
+    fn birth_date(&mut self, column: Text, value: &motcua_domain::birth_date::BirthDate) {
+        let start = self.buf.len();
+        value.push_iso(self.buf);
+        self.mark(column, start);
     }
 
     fn mark(&mut self, column: Text, start: usize) {

@@ -93,7 +93,7 @@ fn write_back_paced(file: &File) -> std::io::Result<u64> {
     let mut at = 0;
     while at < len {
         let started = Instant::now();
-        write_back(file, at, SLICE)?;
+        crate::page_cache::write_back(file, at, SLICE)?;
         if started.elapsed() > CLEAN {
             written += 1;
             std::thread::sleep(PAUSE);
@@ -101,33 +101,6 @@ fn write_back_paced(file: &File) -> std::io::Result<u64> {
         at += SLICE;
     }
     Ok(written)
-}
-
-/// Writes back the dirty pages of a range and waits for them (Linux `sync_file_range`);
-/// elsewhere nothing, and the final sync does it all.
-#[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-fn write_back(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-        | libc::SYNC_FILE_RANGE_WRITE
-        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-    let (offset, len) = (
-        i64::try_from(offset).map_err(std::io::Error::other)?,
-        i64::try_from(len).map_err(std::io::Error::other)?,
-    );
-    // SAFETY: the descriptor belongs to `file`, open for the whole call; no memory is passed.
-    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn write_back(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
-    Ok(())
 }
 
 #[cfg(test)]
