@@ -105,6 +105,33 @@ async fn sqlite_and_postgres_schemas_match() {
     assert_eq!(lite_schema, pg_schema);
 }
 
+/// A new embedded database gets the platform's page size, and one created before keeps its own.
+#[tokio::test]
+async fn a_new_sqlite_database_has_the_platform_page_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = Db::sqlite_url_in(dir.path()).unwrap();
+    let db = Db::connect(&url).await.unwrap();
+    migrate::run(&db).await.unwrap();
+    assert_eq!(page_size(&db), i64::from(motcua_db::SQLITE_PAGE_SIZE));
+
+    let older = dir.path().join("older.sqlite3");
+    let conn = rusqlite::Connection::open(&older).unwrap();
+    conn.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
+        .unwrap();
+    drop(conn);
+    let db = Db::connect(&format!("sqlite://{}", older.display()))
+        .await
+        .unwrap();
+    migrate::run(&db).await.unwrap();
+    assert_eq!(page_size(&db), 4096);
+}
+
+fn page_size(db: &Db) -> i64 {
+    let conn = rusqlite::Connection::open(db.sqlite_path().unwrap()).unwrap();
+    conn.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn ev<'a>(agg: &'a str, ty: &'a str, n: i64) -> NewEvent<'a> {
     NewEvent {
         aggregate_type: "citizen",
