@@ -681,7 +681,14 @@ fn validate_chunks(
     out: &SyncSender<Out>,
 ) {
     let mut parser = RecordParser::default();
-    let mut households = Households::default();
+    let mine: usize = bounds
+        .iter()
+        .skip(first)
+        .step_by(step)
+        .map(|(lo, hi)| hi - lo)
+        .sum();
+    // Households average about three members; a file of lone members grows the map once.
+    let mut households = Households::with_capacity(mine / 2);
     for &(lo, hi) in bounds.iter().skip(first).step_by(step) {
         let mut rows = PackedChunk::with_capacity(hi - lo);
         let mut rejected = Vec::new();
