@@ -16,6 +16,7 @@ pub mod id_card;
 pub mod pid;
 pub mod provinces;
 pub mod social_insurance;
+pub mod spreadsheet;
 pub mod tax_code;
 pub mod text_limits;
 

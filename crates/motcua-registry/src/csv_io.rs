@@ -20,6 +20,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
+use motcua_domain::spreadsheet::safe_cell;
+
 use crate::citizens;
 use crate::error::{FieldError, RegistryError, Result};
 use crate::record::{
@@ -605,7 +607,8 @@ pub async fn set_secondary_indexes(db: &Db, present: bool) -> Result<()> {
     Ok(())
 }
 
-/// Exports every citizen, in PID order, with all [`COLUMNS`]. Returns the row count.
+/// Exports every citizen, in PID order, with all [`COLUMNS`]. Returns the row count. Cells
+/// that a spreadsheet would run as formulas are written as text ([`safe_cell`]).
 pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) -> Result<u64> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS).map_err(csv_io_error)?;
@@ -622,7 +625,9 @@ pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) 
         after = last.pid;
         for row in page {
             let c = Citizen::from(row);
-            w.write_record(export_fields(&c)).map_err(csv_io_error)?;
+            let fields = export_fields(&c);
+            w.write_record(fields.iter().map(|f| safe_cell(f).into_owned()))
+                .map_err(csv_io_error)?;
             n += 1;
         }
         progress.update(n, 0);
@@ -630,6 +635,86 @@ pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) 
     w.flush()?;
     progress.finish(n);
     Ok(n)
+}
+
+/// Who exports the registry and why. An export reads every citizen's data, so it is recorded
+/// before the first row is written and again with the count when it ends: as events
+/// (`registry_export.started`, `.finished` or `.failed`) and as access-log entries (action
+/// `export`), Decree 13/2023/NĐ-CP's processing record.
+#[derive(Debug, Clone)]
+pub struct ExportAudit {
+    /// Who runs the export (an operator's name; the OS user by default).
+    pub actor: String,
+    /// Why, in the operator's words.
+    pub purpose: String,
+    /// Where the rows go, as the operator named it.
+    pub destination: String,
+}
+
+/// [`export`], recorded as [`ExportAudit`] says. The export's id names its events.
+pub async fn audited_export<W: Write>(
+    db: &Db,
+    out: W,
+    audit: &ExportAudit,
+    progress: Box<dyn Progress>,
+) -> Result<u64> {
+    let id = motcua_db::new_id();
+    record_export(db, &id, audit, "started", None).await?;
+    match export(db, out, progress).await {
+        Ok(rows) => {
+            record_export(db, &id, audit, "finished", Some(rows)).await?;
+            Ok(rows)
+        }
+        Err(e) => {
+            if let Err(log) = record_export(db, &id, audit, "failed", None).await {
+                tracing::error!(error = %log, "the failed export could not be recorded");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn record_export(
+    db: &Db,
+    id: &str,
+    audit: &ExportAudit,
+    stage: &str,
+    rows: Option<u64>,
+) -> Result<()> {
+    let now = motcua_db::clock::now_us();
+    let actor = format!("cli:{}", audit.actor);
+    let mut tx = db.begin().await?;
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: "registry_export",
+            aggregate_id: id,
+            event_type: &format!("registry_export.{stage}"),
+            actor: &actor,
+            reason: &audit.purpose,
+            payload: json!({ "destination": audit.destination, "rows": rows }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let entry = motcua_db::access_log::AccessEntry {
+        at: now,
+        actor_kind: motcua_db::access_log::ActorKind::System,
+        actor_id: actor,
+        actor_name: audit.actor.clone(),
+        action: "export".to_owned(),
+        purpose: audit.purpose.clone(),
+        reference: Some(match rows {
+            Some(n) => format!("{}: {n} citizens", audit.destination),
+            None => audit.destination.clone(),
+        }),
+        subject_pid: None,
+        outcome: stage.to_owned(),
+        request_id: None,
+    };
+    motcua_db::access_log::insert_batch(db, &[&entry]).await?;
+    Ok(())
 }
 
 fn csv_io_error(e: csv::Error) -> RegistryError {

@@ -469,7 +469,9 @@ pub fn validate_columns<'a>(
     }
 }
 
-/// A citizen as stored, for officers and agency systems.
+/// A citizen as stored, for officers and agency systems. In JSON, province and ethnicity
+/// codes are their official code strings (`"001"` for Hà Nội, `"01"` for Kinh), as in the
+/// PID and the national tables, not numbers that lose the leading zeros.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Citizen {
     pub pid: String,
@@ -477,8 +479,11 @@ pub struct Citizen {
     pub gender: String,
     pub date_of_birth: String,
     pub birth_year: i32,
+    #[serde(serialize_with = "official_code::province")]
     pub birth_province: i32,
+    #[serde(serialize_with = "official_code::optional_province")]
     pub hometown_province: Option<i32>,
+    #[serde(serialize_with = "official_code::optional_ethnicity")]
     pub ethnicity_code: Option<i32>,
     pub religion: Option<String>,
     pub nationality: String,
@@ -493,9 +498,34 @@ pub struct Citizen {
     pub social_insurance_code: Option<String>,
     pub household_id: Option<i64>,
     pub relation_to_head: Option<String>,
+    #[serde(serialize_with = "official_code::optional_province")]
     pub residence_province: Option<i32>,
     pub residence_address: Option<String>,
     pub version: i32,
+}
+
+/// Codes written as the national tables write them: provinces with three digits, ethnic
+/// groups with two.
+mod official_code {
+    use serde::Serializer;
+
+    pub fn province<S: Serializer>(code: &i32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{code:03}"))
+    }
+
+    pub fn optional_province<S: Serializer>(code: &Option<i32>, s: S) -> Result<S::Ok, S::Error> {
+        match code {
+            Some(c) => province(c, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn optional_ethnicity<S: Serializer>(code: &Option<i32>, s: S) -> Result<S::Ok, S::Error> {
+        match code {
+            Some(c) => s.serialize_str(&format!("{c:02}")),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 /// The storage row of `citizens`.

@@ -1087,6 +1087,7 @@ async fn anonymous_visitors_are_sent_to_login() {
         "/registry/citizens/001095012345?purpose=verification",
         "/registry/households/1?purpose=verification",
         "/registry/quality",
+        "/registry/quality/missing_fields",
         "/admin/clients",
         "/admin/staff",
         "/",
@@ -1268,48 +1269,190 @@ async fn cross_site_posts_are_refused() {
 // Officer pages
 // ---------------------------------------------------------------------------------------
 
+/// The session's CSRF token, read from a signed-in page.
+async fn session_csrf(app: &App, b: &reqwest::Client) -> String {
+    let (status, html) = get_page(b, app.url("/registry/search")).await;
+    assert_eq!(status, StatusCode::OK);
+    csrf_field(&html)
+}
+
+/// Posts a form with the session's CSRF token added; the status and page.
+async fn post_page(
+    app: &App,
+    b: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let csrf = session_csrf(app, b).await;
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend_from_slice(form);
+    let resp = post_form(b, app.url(path), &fields).await;
+    let status = resp.status();
+    (status, resp.text().await.unwrap())
+}
+
+/// The links (as form buttons) to citizens' records on a listing page.
+fn record_buttons(html: &str) -> Vec<String> {
+    html.split("formaction=\"/registry/citizens/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
 #[tokio::test]
-async fn search_finds_citizens_and_checks_input() {
+async fn search_asks_for_a_purpose_and_records_each_citizen_listed() {
     let app = spawn_app().await;
     let b = signed_in(&app, OFFICER).await;
+    // A link with the search terms fills the form; nothing is listed or recorded.
     let (status, html) = get_page(&b, app.url("/registry/search?q=nguyen+van+an")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("href=\"/registry/citizens/001095012345\""));
+    assert!(html.contains("method=\"post\""));
+    assert!(html.contains("value=\"nguyen van an\""));
+    assert!(html.contains("<select id=\"purpose\" name=\"purpose\""));
+    assert!(record_buttons(&html).is_empty(), "no results from a GET");
+    assert!(!html.contains("1995"));
+    assert!(accesses(&app, AN_I64).await.is_empty());
+
+    // Without a purpose, the search is refused and names the field.
+    let (status, html) = post_page(&app, &b, "/registry/search", &[("q", "nguyen van an")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("href=\"#purpose\""));
+    assert!(record_buttons(&html).is_empty());
+    assert!(accesses(&app, AN_I64).await.is_empty());
+
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[
+            ("q", "nguyen van an"),
+            ("purpose", "verification"),
+            ("reference", "HS-7"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record_buttons(&html), [AN]);
     assert!(html.contains("Nguyễn Văn An"));
-    assert!(!html.contains("001220000001"), "only matching citizens");
     assert!(!html.contains("error-summary"));
+    let log = accesses(&app, AN_I64).await;
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0].action, "list.search");
+    assert_eq!(log[0].purpose, "verification");
+    assert_eq!(log[0].reference.as_deref(), Some("HS-7"));
+    assert_eq!(log[0].outcome, "listed");
+    assert_eq!(log[0].actor_name, OFFICER.0);
+    // The result's form carries the purpose on to the record.
+    assert!(html.contains("name=\"purpose\" value=\"verification\""));
 
-    let (status, html) = get_page(&b, app.url("/registry/search?q=nguyen")).await;
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[("q", "nguyen"), ("purpose", "verification")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("href=\"/registry/citizens/001095012345\""));
-    assert!(html.contains("href=\"/registry/citizens/001220000001\""));
-    let (status, html) = get_page(&b, app.url("/registry/search?q=nguyen&birth_year=2020")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(!html.contains("href=\"/registry/citizens/001095012345\""));
-    assert!(html.contains("href=\"/registry/citizens/001220000001\""));
+    let shown = record_buttons(&html);
+    assert!(shown.contains(&AN.to_owned()) && shown.contains(&"001220000001".to_owned()));
+    for pid in [AN_I64, 1_220_000_001] {
+        let listed = accesses(&app, pid)
+            .await
+            .iter()
+            .filter(|e| e.action == "list.search")
+            .count();
+        assert!(listed >= 1, "{pid} was shown and must be recorded");
+    }
+    assert!(
+        accesses(&app, ANH_I64).await.is_empty(),
+        "not shown, not recorded"
+    );
+    assert!(
+        accesses(&app, 1_195_012_346).await.is_empty(),
+        "not a Nguyễn"
+    );
 
-    let (status, html) = get_page(&b, app.url("/registry/search?q=nguyen&birth_year=19x5")).await;
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[
+            ("q", "nguyen"),
+            ("birth_year", "2020"),
+            ("purpose", "verification"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record_buttons(&html), ["001220000001"]);
+
+    let before = accesses(&app, AN_I64).await.len();
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[
+            ("q", "nguyen"),
+            ("birth_year", "19x5"),
+            ("purpose", "verification"),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("class=\"error-summary\""));
     assert!(html.contains("href=\"#birth_year\""));
     assert!(html.contains("value=\"19x5\""), "the input is kept");
-    assert!(
-        !html.contains("href=\"/registry/citizens/"),
-        "no results shown"
-    );
+    assert!(record_buttons(&html).is_empty(), "no results shown");
 
     let long = "a".repeat(101);
-    let (status, html) = get_page(&b, app.url(&format!("/registry/search?q={long}"))).await;
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[("q", long.as_str()), ("purpose", "verification")],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("class=\"error-summary\""));
     assert!(html.contains("href=\"#q\""));
-
-    let (status, html) = get_page(&b, app.url("/registry/search?q=nguyen&province=999")).await;
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/search",
+        &[
+            ("q", "nguyen"),
+            ("province", "999"),
+            ("purpose", "verification"),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("href=\"#province\""));
+    assert_eq!(
+        accesses(&app, AN_I64).await.len(),
+        before,
+        "refused searches list no one"
+    );
 
-    // Searching reads no record, so nothing is logged.
-    assert!(accesses(&app, AN_I64).await.is_empty());
+    // Without the session's token (a form on another site), nothing is searched or recorded.
+    let resp = post_form(
+        &b,
+        app.url("/registry/search"),
+        &[
+            ("q", "nguyen"),
+            ("purpose", "verification"),
+            ("csrf", "forged"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = post_form(
+        &b,
+        app.url("/registry/search"),
+        &[("q", "nguyen"), ("purpose", "verification")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(accesses(&app, AN_I64).await.len(), before);
 }
 
 #[tokio::test]
@@ -1318,31 +1461,40 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
     let b = signed_in(&app, OFFICER).await;
     let (status, html) = get_page(&b, app.url("/registry/citizens/001095012345")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("name=\"purpose\""));
+    assert!(html.contains("<form method=\"post\" action=\"/registry/citizens/001095012345\""));
     assert!(html.contains("<select id=\"purpose\" name=\"purpose\""));
     assert!(html.contains("value=\"case_processing\""));
     assert!(
         !html.contains("1995"),
         "no personal data before a purpose is given"
     );
-    assert!(accesses(&app, AN_I64).await.is_empty());
-
+    // A GET with a purpose (a link from another site, too) only preselects it.
     let (status, html) = get_page(
         &b,
-        app.url("/registry/citizens/001095012345?purpose=gossip"),
+        app.url("/registry/citizens/001095012345?purpose=case_processing"),
     )
     .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("value=\"case_processing\" selected"));
+    assert!(!html.contains("1995"));
+    assert!(accesses(&app, AN_I64).await.is_empty());
+
+    let path = "/registry/citizens/001095012345";
+    let (status, html) = post_page(&app, &b, path, &[("purpose", "gossip")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("class=\"error-summary\""));
     assert!(html.contains("href=\"#purpose\""));
     assert!(accesses(&app, AN_I64).await.is_empty());
 
     let long_ref = "R".repeat(101);
-    let (status, html) = get_page(
+    let (status, html) = post_page(
+        &app,
         &b,
-        app.url(&format!(
-            "/registry/citizens/001095012345?purpose=case_processing&reference={long_ref}"
-        )),
+        path,
+        &[
+            ("purpose", "case_processing"),
+            ("reference", long_ref.as_str()),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1353,16 +1505,25 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
     );
     assert!(accesses(&app, AN_I64).await.is_empty());
 
-    let (status, html) = get_page(
+    // Without the session's token nothing is shown or recorded.
+    let resp = post_form(&b, app.url(path), &[("purpose", "case_processing")]).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(!resp.text().await.unwrap().contains("1995"));
+    assert!(accesses(&app, AN_I64).await.is_empty());
+
+    let (status, html) = post_page(
+        &app,
         &b,
-        app.url("/registry/citizens/001095012345?purpose=case_processing&reference=HS-1"),
+        path,
+        &[("purpose", "case_processing"), ("reference", "HS-1")],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Nguyễn Văn An"));
     assert!(html.contains("14/03/1995"), "date in Vietnamese order");
-    // The household block links the other members.
-    assert!(html.contains("001195012346"));
+    // The household block opens the other members through a form carrying the purpose.
+    assert!(record_buttons(&html).contains(&"001195012346".to_owned()));
+    assert!(html.contains("name=\"reference\" value=\"HS-1\""));
 
     let log = accesses(&app, AN_I64).await;
     assert_eq!(log.len(), 1, "{log:#?}");
@@ -1381,9 +1542,11 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
     assert_eq!(spouse[0].purpose, "case_processing");
 
     // An unknown (well-formed) PID: 404 page, recorded as not_found.
-    let (status, html) = get_page(
+    let (status, html) = post_page(
+        &app,
         &b,
-        app.url("/registry/citizens/001095999999?purpose=verification"),
+        "/registry/citizens/001095999999",
+        &[("purpose", "verification")],
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -1392,7 +1555,13 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].outcome, "not_found");
     // A malformed PID: 404.
-    let (status, _) = get_page(&b, app.url("/registry/citizens/12345?purpose=verification")).await;
+    let (status, _) = post_page(
+        &app,
+        &b,
+        "/registry/citizens/12345",
+        &[("purpose", "verification")],
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -1400,14 +1569,28 @@ async fn citizen_page_asks_for_a_purpose_and_records_the_view() {
 async fn household_page_records_one_access_per_member() {
     let app = spawn_app().await;
     let b = signed_in(&app, OFFICER).await;
-    let (status, html) = get_page(&b, app.url("/registry/households/1")).await;
+    let (status, html) = get_page(&b, app.url("/registry/households/1?purpose=verification")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("name=\"purpose\""));
+    assert!(!html.contains("Trần Thị Bình"), "a GET shows no member");
     for pid in HOUSEHOLD_1 {
         assert!(accesses(&app, pid).await.is_empty());
     }
+    let resp = post_form(
+        &b,
+        app.url("/registry/households/1"),
+        &[("purpose", "verification")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "no token, no view");
 
-    let (status, html) = get_page(&b, app.url("/registry/households/1?purpose=verification")).await;
+    let (status, html) = post_page(
+        &app,
+        &b,
+        "/registry/households/1",
+        &[("purpose", "verification")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     for name in ["Nguyễn Văn An", "Trần Thị Bình", "Nguyễn Minh Khang"] {
         assert!(html.contains(name), "{name}");
@@ -1423,18 +1606,26 @@ async fn household_page_records_one_access_per_member() {
     }
     assert!(accesses(&app, ANH_I64).await.is_empty());
 
-    let (status, _) = get_page(
+    let (status, _) = post_page(
+        &app,
         &b,
-        app.url("/registry/households/424242?purpose=verification"),
+        "/registry/households/424242",
+        &[("purpose", "verification")],
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = get_page(&b, app.url("/registry/households/abc?purpose=verification")).await;
+    let (status, _) = post_page(
+        &app,
+        &b,
+        "/registry/households/abc",
+        &[("purpose", "verification")],
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
-async fn quality_report_lists_the_four_checks() {
+async fn quality_report_lists_the_four_checks_and_worklists_record_each_citizen() {
     let app = spawn_app().await;
     let b = signed_in(&app, OFFICER).await;
     let (status, html) = get_page(&b, app.url("/registry/quality")).await;
@@ -1460,9 +1651,45 @@ async fn quality_report_lists_the_four_checks() {
         checks.len()
     );
     for check in checks {
-        let (status, _) = get_page(&b, app.url(&format!("/registry/quality/{check}"))).await;
+        let path = format!("/registry/quality/{check}");
+        let (status, html) = get_page(&b, app.url(&path)).await;
+        assert_eq!(status, StatusCode::OK, "{check}");
+        assert!(html.contains("name=\"purpose\""), "{check} asks why first");
+        assert!(record_buttons(&html).is_empty());
+        let (status, _) = post_page(&app, &b, &path, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{check} needs a purpose"
+        );
+        let (status, _) = post_page(&app, &b, &path, &[("purpose", "data_correction")]).await;
         assert_eq!(status, StatusCode::OK, "{check}");
     }
+    // Lê Văn Ánh has no ethnicity: the missing-fields worklist shows her, and records it.
+    let (_, html) = post_page(
+        &app,
+        &b,
+        "/registry/quality/missing_fields",
+        &[("purpose", "data_correction"), ("reference", "QA-1")],
+    )
+    .await;
+    assert!(
+        record_buttons(&html).contains(&"079085000777".to_owned()),
+        "{html}"
+    );
+    let log = accesses(&app, ANH_I64).await;
+    let listed: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "list.worklist.missing_fields")
+        .collect();
+    assert_eq!(listed.len(), 2, "once per worklist page shown: {log:#?}");
+    assert_eq!(listed[0].purpose, "data_correction");
+    assert!(
+        listed
+            .iter()
+            .any(|e| e.reference.as_deref() == Some("QA-1"))
+    );
+
     let (status, html) = get_page(&b, app.url("/registry/quality/nonsense")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("<html"));

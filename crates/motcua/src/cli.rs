@@ -87,12 +87,19 @@ pub enum RegistryCommand {
         #[arg(long, default_value = "cli")]
         actor: String,
     },
-    /// Export every citizen as CSV.
+    /// Export every citizen as CSV; the export is recorded (who, when, why, how many) in the
+    /// event log and the access log.
     Export {
         #[command(flatten)]
         db: DbArgs,
         #[arg(long)]
         out: PathBuf,
+        /// Who exports (recorded); default: the operating-system user.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Why the registry is exported (recorded).
+        #[arg(long, default_value = "not stated")]
+        purpose: String,
     },
 }
 

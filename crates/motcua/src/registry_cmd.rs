@@ -91,13 +91,34 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        RegistryCommand::Export { db, out } => {
+        RegistryCommand::Export {
+            db,
+            out,
+            actor,
+            purpose,
+        } => {
+            let audit = csv_io::ExportAudit {
+                actor: actor.unwrap_or_else(os_user),
+                purpose: match motcua_registry::verify::check_purpose(Some(&purpose)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        eprintln!("error: --{}: {}", e.field, e.message);
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+                destination: out.display().to_string(),
+            };
+            if audit.actor.trim().is_empty() || audit.actor.chars().any(char::is_control) {
+                eprintln!("error: --actor: must be a name without control characters");
+                return Ok(ExitCode::from(2));
+            }
             let db = setup::open(&db).await?;
             let file =
                 File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
-            let n = csv_io::export(
+            let n = csv_io::audited_export(
                 &db,
                 BufWriter::new(file),
+                &audit,
                 Box::new(Bar::new("exported", None)),
             )
             .await?;
@@ -105,6 +126,14 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The operating-system user running the command, for the record of who did it.
+fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Today in Vietnam (UTC+7): dates of birth and death are checked against it.

@@ -69,7 +69,8 @@ pub struct AccessEntry {
     pub actor_kind: ActorKind,
     pub actor_id: String,
     pub actor_name: String,
-    /// `view`, `verify`, `lookup`, `search`, `export`…
+    /// `view`, `verify`, `lookup`, `export`, or `list.<context>` for a citizen shown in a
+    /// listing (`list.search`, `list.worklist.<check>`): the verb, then where it happened.
     pub action: String,
     pub purpose: String,
     pub reference: Option<String>,
@@ -169,6 +170,39 @@ impl AccessLog {
                 "the access-log writer has stopped".into(),
             )),
         }
+    }
+
+    /// Records every entry of a listing and returns once all are durable. They are handed to
+    /// the writer together, so they share one group commit instead of one sync each.
+    pub async fn record_all(&self, entries: Vec<AccessEntry>) -> DbResult<()> {
+        let mut pending = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (ack, done) = oneshot::channel();
+            let sent = match &self.inner.sender {
+                Sender::Journal(s) => s.send((entry, ack)).is_ok(),
+                Sender::Direct(s) => s.send((entry, ack)).await.is_ok(),
+            };
+            if !sent {
+                return Err(DbError::Conflict(
+                    "the access-log writer has stopped".into(),
+                ));
+            }
+            pending.push(done);
+        }
+        for done in pending {
+            match done.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(DbError::Conflict(format!("access log write failed: {e}")));
+                }
+                Err(_) => {
+                    return Err(DbError::Conflict(
+                        "the access-log writer has stopped".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Waits until every entry recorded so far is in the database.

@@ -22,9 +22,18 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/staff", get(registry::staff_home))
-        .route("/registry/search", get(registry::search))
-        .route("/registry/citizens/{pid}", get(registry::citizen))
-        .route("/registry/households/{id}", get(registry::household))
+        .route(
+            "/registry/search",
+            get(registry::search_form).post(registry::search),
+        )
+        .route(
+            "/registry/citizens/{pid}",
+            get(registry::citizen_form).post(registry::citizen),
+        )
+        .route(
+            "/registry/households/{id}",
+            get(registry::household_form).post(registry::household),
+        )
         .route("/registry/births/new", get(vital::birth_form))
         .route("/registry/births", post(vital::register_birth))
         .route(
@@ -32,7 +41,10 @@ pub fn routes() -> Router<AppState> {
             get(vital::death_form).post(vital::register_death),
         )
         .route("/registry/quality", get(registry::quality))
-        .route("/registry/quality/{check}", get(registry::worklist))
+        .route(
+            "/registry/quality/{check}",
+            get(registry::worklist_form).post(registry::worklist),
+        )
         .route(
             "/admin/clients",
             get(admin::clients).post(admin::create_client),

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{Chrome, local_date, local_time, render};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
+use crate::kit::{CsrfForm, FormErrors};
 
 fn fail(ctx: &Ctx, e: impl std::fmt::Display) -> Response {
     super::server_error(ctx.lang, &e.to_string())
@@ -90,47 +91,55 @@ fn row_view(ctx: &Ctx, r: &SearchRow) -> RowView {
 #[template(path = "search.html")]
 struct SearchPage {
     c: Chrome,
-    errors: Vec<(String, String)>,
+    errors: FormErrors,
     q: String,
     birth_year: String,
+    province: String,
     provinces: Vec<(String, String, bool)>,
+    purposes: Vec<(String, String, bool)>,
+    reference: String,
+    /// The purpose as stated for the listing shown, carried by its forms.
+    purpose: String,
     searched: bool,
     rows: Vec<RowView>,
-    next_href: Option<String>,
+    next_after: Option<String>,
 }
 
+/// The fields of the search form; the listing is a POST, since it reads personal data.
 #[derive(Deserialize, Default)]
-pub struct SearchParams {
+pub struct SearchFields {
     q: Option<String>,
     birth_year: Option<String>,
     province: Option<String>,
     after: Option<String>,
+    purpose: Option<String>,
+    reference: Option<String>,
 }
 
 const PAGE_SIZE: i64 = 50;
 
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// `GET /registry/search`: the search form. Query parameters prefill it (a bookmarked or
+/// shared link), but nothing is listed until the officer submits it with a purpose.
+pub async fn search_form(Staff(ctx, _): Staff, Query(p): Query<SearchFields>) -> Response {
+    render_search(&ctx, &p, FormErrors::new(), None)
 }
 
+/// `POST /registry/search`: lists the citizens found. Each citizen shown is an access to her
+/// data, recorded with the stated purpose before the page is sent.
 pub async fn search(
     State(state): State<AppState>,
-    Staff(ctx, _): Staff,
-    Query(p): Query<SearchParams>,
+    CsrfForm {
+        ctx, session, form, ..
+    }: CsrfForm<SearchFields>,
 ) -> Response {
-    let t = ctx.t();
-    let q = p.q.unwrap_or_default();
-    let year_text = p.birth_year.unwrap_or_default().trim().to_owned();
-    let province_text_in = p.province.unwrap_or_default();
-    let mut errors = Vec::new();
+    let q = form.q.clone().unwrap_or_default();
+    let year_text = form.birth_year.clone().unwrap_or_default();
+    let year_text = year_text.trim();
+    let province_in = form.province.clone().unwrap_or_default();
+    let mut errors = FormErrors::new();
+    if q.trim().is_empty() {
+        errors.add_key(&ctx, "q", "search.q_required");
+    }
     let this_year = chrono::Datelike::year(&chrono::Utc::now().date_naive());
     let birth_year = if year_text.is_empty() {
         None
@@ -138,165 +147,205 @@ pub async fn search(
         match year_text.parse::<i32>() {
             Ok(y) if year_text.len() == 4 && (1850..=this_year).contains(&y) => Some(y),
             _ => {
-                errors.push(("birth_year".to_owned(), t.get("search.bad_year").to_owned()));
+                errors.add_key(&ctx, "birth_year", "search.bad_year");
                 None
             }
         }
     };
-    let province = if province_text_in.is_empty() {
+    let province = if province_in.is_empty() {
         None
     } else {
-        match province_text_in.parse::<u16>() {
+        match province_in.parse::<u16>() {
             Ok(c) if motcua_domain::provinces::province(c).is_some() => Some(c),
             _ => {
-                errors.push((
-                    "province".to_owned(),
-                    t.get("search.bad_province").to_owned(),
-                ));
+                errors.add_key(&ctx, "province", "search.bad_province");
                 None
             }
         }
     };
-    let after = p.after.as_deref().and_then(|a| {
+    let stated = stated_purpose(&ctx, form.purpose.as_deref(), form.reference.as_deref());
+    let stated = match stated {
+        Ok(s) => Some(s),
+        Err(e) => {
+            errors.append(e);
+            None
+        }
+    };
+    let after = form.after.as_deref().and_then(|a| {
         let (pid, name) = a.split_once(':')?;
         Some((name.to_owned(), pid.parse::<i64>().ok()?))
     });
-    let searched = !q.trim().is_empty() && errors.is_empty();
-    let mut rows = Vec::new();
-    let mut next_href = None;
-    if searched {
-        let query = SearchQuery {
-            text: q.clone(),
-            birth_year,
-            province,
-            after,
-            limit: PAGE_SIZE,
-        };
-        match search::search(&state.db, &query).await {
-            Ok(found) => {
-                if found.len() as i64 == PAGE_SIZE
-                    && let Some(last) = found.last()
-                {
-                    next_href = Some(format!(
-                        "/registry/search?q={}&birth_year={}&province={}&after={}",
-                        encode(&q),
-                        encode(&year_text),
-                        encode(&province_text_in),
-                        encode(&format!("{}:{}", last.pid, last.name_folded))
-                    ));
-                }
-                rows = found.iter().map(|r| row_view(&ctx, r)).collect();
-            }
-            Err(RegistryError::Invalid(errs)) => {
-                errors.extend(errs.into_iter().map(|e| (e.field, e.message)));
-            }
-            Err(e) => return fail(&ctx, e),
+    let (Some(stated), true) = (stated, errors.is_empty()) else {
+        return render_search(&ctx, &form, errors, None);
+    };
+    let query = SearchQuery {
+        text: q,
+        birth_year,
+        province,
+        after,
+        limit: PAGE_SIZE,
+    };
+    let found = match search::search(&state.db, &query).await {
+        Ok(found) => found,
+        Err(RegistryError::Invalid(errs)) => {
+            errors.extend_fields(errs);
+            return render_search(&ctx, &form, errors, None);
         }
+        Err(e) => return fail(&ctx, e),
+    };
+    let entries = found
+        .iter()
+        .map(|r| staff_access(&session, &ctx, "list.search", &stated, r.pid, "listed"))
+        .collect();
+    if let Err(e) = state.access_log.record_all(entries).await {
+        return fail(&ctx, e);
     }
+    let next_after = (found.len() as i64 == PAGE_SIZE)
+        .then(|| found.last().map(|l| format!("{}:{}", l.pid, l.name_folded)))
+        .flatten();
+    let rows = found.iter().map(|r| row_view(&ctx, r)).collect();
+    render_search(&ctx, &form, errors, Some((stated, rows, next_after)))
+}
+
+fn render_search(
+    ctx: &Ctx,
+    form: &SearchFields,
+    errors: FormErrors,
+    listed: Option<(Stated, Vec<RowView>, Option<String>)>,
+) -> Response {
+    let province = form.province.clone().unwrap_or_default();
     let provinces = motcua_domain::provinces::provinces()
         .iter()
         .map(|p| {
-            (
-                p.code.to_string(),
-                p.name.to_owned(),
-                Some(p.code) == province,
-            )
+            let code = p.code.to_string();
+            let selected = code == province;
+            (code, p.name.to_owned(), selected)
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
+    let status = errors.status();
+    let (searched, purpose, rows, next_after) = match listed {
+        Some((stated, rows, next)) => (true, stated.purpose, rows, next),
+        None => (false, String::new(), Vec::new(), None),
     };
     render(
         status,
         &SearchPage {
-            c: Chrome::new(&ctx, "search.title"),
+            c: Chrome::new(ctx, "search.title"),
             errors,
-            q,
-            birth_year: year_text,
+            q: form.q.clone().unwrap_or_default(),
+            birth_year: form
+                .birth_year
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            province,
             provinces,
-            searched: searched && status == StatusCode::OK,
+            purposes: purpose_options(ctx, form.purpose.as_deref()),
+            reference: form.reference.clone().unwrap_or_default(),
+            purpose,
+            searched,
             rows,
-            next_href,
+            next_after,
         },
     )
 }
 
+/// The purpose (and optional case reference) an officer states before personal data is shown.
 #[derive(Deserialize, Default)]
-pub struct PurposeParams {
+pub struct PurposeFields {
     purpose: Option<String>,
     reference: Option<String>,
+}
+
+/// A checked purpose: one of [`ACCESS_PURPOSES`], with a short reference if given.
+#[derive(Debug, Clone)]
+pub struct Stated {
+    purpose: String,
+    reference: Option<String>,
+}
+
+/// Every view of personal data needs a reason (Decree 13/2023/NĐ-CP: purpose limitation).
+fn stated_purpose(
+    ctx: &Ctx,
+    purpose: Option<&str>,
+    reference: Option<&str>,
+) -> Result<Stated, FormErrors> {
+    let mut errors = FormErrors::new();
+    let reference = reference
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    match purpose {
+        Some(code) if ACCESS_PURPOSES.contains(&code) => {}
+        _ => errors.add_key(ctx, "purpose", "purpose.required"),
+    }
+    if reference
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 100 || r.chars().any(char::is_control))
+    {
+        errors.add_key(ctx, "reference", "purpose.reference_too_long");
+    }
+    match purpose {
+        Some(code) if errors.is_empty() => Ok(Stated {
+            purpose: code.to_owned(),
+            reference,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// The purposes offered, in the page's language, with `chosen` selected.
+fn purpose_options(ctx: &Ctx, chosen: Option<&str>) -> Vec<(String, String, bool)> {
+    let t = ctx.t();
+    ACCESS_PURPOSES
+        .iter()
+        .map(|p| {
+            (
+                (*p).to_owned(),
+                t.get(&format!("purpose.{p}")).to_owned(),
+                chosen == Some(*p),
+            )
+        })
+        .collect()
 }
 
 #[derive(Template)]
 #[template(path = "purpose.html")]
 struct PurposePage {
     c: Chrome,
-    errors: Vec<(String, String)>,
+    errors: FormErrors,
     action: String,
-    purposes: Vec<(String, String)>,
+    submit_key: &'static str,
+    purposes: Vec<(String, String, bool)>,
     reference: String,
 }
 
-/// The stated purpose, or the page asking for it. Every view of personal data needs a reason
-/// (Decree 13/2023/NĐ-CP: purpose limitation).
-fn purpose_or_ask(ctx: &Ctx, p: &PurposeParams) -> Result<(String, Option<String>), Box<Response>> {
-    let t = ctx.t();
-    let reference = p
-        .reference
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
-    let mut errors = Vec::new();
-    if reference
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 100 || r.chars().any(char::is_control))
-    {
-        errors.push((
-            "reference".to_owned(),
-            t.get("purpose.reference_too_long").to_owned(),
-        ));
-    }
-    match p.purpose.as_deref() {
-        // A valid purpose with a bad reference: only the reference is in error.
-        Some(code) if ACCESS_PURPOSES.contains(&code) && errors.is_empty() => {
-            return Ok((code.to_owned(), reference));
-        }
-        Some(code) if ACCESS_PURPOSES.contains(&code) => {}
-        Some(_) => errors.insert(
-            0,
-            ("purpose".to_owned(), t.get("purpose.required").to_owned()),
-        ),
-        None => {}
-    }
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Err(Box::new(render(
-        status,
+/// The page asking why, whose form posts to the current path with the session's CSRF token.
+fn purpose_page(
+    ctx: &Ctx,
+    errors: FormErrors,
+    fields: &PurposeFields,
+    submit_key: &'static str,
+) -> Response {
+    render(
+        errors.status(),
         &PurposePage {
             c: Chrome::new(ctx, "purpose.title"),
             errors,
             action: ctx.path.clone(),
-            purposes: ACCESS_PURPOSES
-                .iter()
-                .map(|p| ((*p).to_owned(), t.get(&format!("purpose.{p}")).to_owned()))
-                .collect(),
-            reference: reference.unwrap_or_default(),
+            submit_key,
+            purposes: purpose_options(ctx, fields.purpose.as_deref()),
+            reference: fields.reference.clone().unwrap_or_default(),
         },
-    )))
+    )
 }
 
 fn staff_access(
     s: &Session,
     ctx: &Ctx,
     action: &str,
-    purpose: &str,
-    reference: &Option<String>,
+    stated: &Stated,
     pid: i64,
     outcome: &str,
 ) -> AccessEntry {
@@ -306,8 +355,8 @@ fn staff_access(
         actor_id: s.user.id.clone(),
         actor_name: s.user.username.clone(),
         action: action.to_owned(),
-        purpose: purpose.to_owned(),
-        reference: reference.clone(),
+        purpose: stated.purpose.clone(),
+        reference: stated.reference.clone(),
         subject_pid: Some(pid),
         outcome: outcome.to_owned(),
         request_id: ctx.request_id.clone(),
@@ -353,6 +402,7 @@ struct CitizenPage {
     c: Chrome,
     p: Citizen,
     purpose: String,
+    reference: String,
     facts: Vec<(String, String)>,
     household: Option<HouseholdBlock>,
     residences: Vec<(String, String, String)>,
@@ -361,11 +411,22 @@ struct CitizenPage {
     accesses: Vec<(String, String, String, String, String)>,
 }
 
+/// `GET /registry/citizens/{pid}`: asks why the record is opened. `?purpose=` preselects
+/// a purpose (links back to a record after a change), but only the POST shows the record.
+pub async fn citizen_form(Staff(ctx, _): Staff, Query(p): Query<PurposeFields>) -> Response {
+    purpose_page(&ctx, FormErrors::new(), &p, "purpose.submit")
+}
+
+/// `POST /registry/citizens/{pid}`: the record, after the view is recorded.
 pub async fn citizen(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(pid_text): Path<String>,
-    Query(p): Query<PurposeParams>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: p,
+        ..
+    }: CsrfForm<PurposeFields>,
 ) -> Response {
     let Ok(pid) = Pid::parse(&pid_text) else {
         return super::message(
@@ -375,9 +436,9 @@ pub async fn citizen(
             "citizen.not_found",
         );
     };
-    let (purpose, reference) = match purpose_or_ask(&ctx, &p) {
+    let stated = match stated_purpose(&ctx, p.purpose.as_deref(), p.reference.as_deref()) {
         Ok(x) => x,
-        Err(page) => return *page,
+        Err(errors) => return purpose_page(&ctx, errors, &p, "purpose.submit"),
     };
     let found = match citizens::get(&state.db, pid).await {
         Ok(c) => c,
@@ -395,8 +456,7 @@ pub async fn citizen(
             &s,
             &ctx,
             "view",
-            &purpose,
-            &reference,
+            &stated,
             pid.as_i64(),
             outcome,
         ))
@@ -419,25 +479,17 @@ pub async fn citizen(
             Ok(h) => h.map(|h| h.members).unwrap_or_default(),
             Err(e) => return fail(&ctx, e),
         };
-        for m in members.iter().filter(|m| m.pid != person.pid) {
-            let Ok(other) = Pid::parse(&m.pid) else {
-                continue;
-            };
-            let entry = staff_access(
-                &s,
-                &ctx,
-                "view_household",
-                &purpose,
-                &reference,
-                other.as_i64(),
-                "found",
-            );
-            if let Err(e) = state.access_log.record(entry).await {
-                return fail(&ctx, e);
-            }
+        let entries = members
+            .iter()
+            .filter(|m| m.pid != person.pid)
+            .filter_map(|m| Pid::parse(&m.pid).ok())
+            .map(|other| staff_access(&s, &ctx, "view_household", &stated, other.as_i64(), "found"))
+            .collect();
+        if let Err(e) = state.access_log.record_all(entries).await {
+            return fail(&ctx, e);
         }
     }
-    match citizen_page(&state, &ctx, pid, person, purpose).await {
+    match citizen_page(&state, &ctx, pid, person, stated).await {
         Ok(r) => r,
         Err(e) => fail(&ctx, e),
     }
@@ -448,7 +500,7 @@ async fn citizen_page(
     ctx: &Ctx,
     pid: Pid,
     person: Citizen,
-    purpose: String,
+    stated: Stated,
 ) -> Result<Response, RegistryError> {
     let t = ctx.t();
     let none = t.get("citizen.none").to_owned();
@@ -582,7 +634,8 @@ async fn citizen_page(
         &CitizenPage {
             c: Chrome::titled(ctx, person.full_name.clone()),
             p: person,
-            purpose,
+            purpose: stated.purpose,
+            reference: stated.reference.unwrap_or_default(),
             facts,
             household,
             residences,
@@ -601,14 +654,25 @@ struct HouseholdPage {
     address: String,
     head: String,
     purpose: String,
+    reference: String,
     members: Vec<MemberView>,
 }
 
+/// `GET /registry/households/{id}`: asks why, as for a record.
+pub async fn household_form(Staff(ctx, _): Staff, Query(p): Query<PurposeFields>) -> Response {
+    purpose_page(&ctx, FormErrors::new(), &p, "purpose.submit")
+}
+
+/// `POST /registry/households/{id}`: the household, after each member's access is recorded.
 pub async fn household(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(id): Path<String>,
-    Query(p): Query<PurposeParams>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: p,
+        ..
+    }: CsrfForm<PurposeFields>,
 ) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return super::message(
@@ -618,9 +682,9 @@ pub async fn household(
             "error.not_found_body",
         );
     };
-    let (purpose, reference) = match purpose_or_ask(&ctx, &p) {
+    let stated = match stated_purpose(&ctx, p.purpose.as_deref(), p.reference.as_deref()) {
         Ok(x) => x,
-        Err(page) => return *page,
+        Err(errors) => return purpose_page(&ctx, errors, &p, "purpose.submit"),
     };
     let h = match citizens::household(&state.db, id).await {
         Ok(Some(h)) => h,
@@ -635,23 +699,14 @@ pub async fn household(
         Err(e) => return fail(&ctx, e),
     };
     // Viewing a household shows each member's data: each member's access is recorded.
-    for m in &h.members {
-        if let Ok(pid) = Pid::parse(&m.pid)
-            && let Err(e) = state
-                .access_log
-                .record(staff_access(
-                    &s,
-                    &ctx,
-                    "view_household",
-                    &purpose,
-                    &reference,
-                    pid.as_i64(),
-                    "found",
-                ))
-                .await
-        {
-            return fail(&ctx, e);
-        }
+    let entries = h
+        .members
+        .iter()
+        .filter_map(|m| Pid::parse(&m.pid).ok())
+        .map(|pid| staff_access(&s, &ctx, "view_household", &stated, pid.as_i64(), "found"))
+        .collect();
+    if let Err(e) = state.access_log.record_all(entries).await {
+        return fail(&ctx, e);
     }
     let head = h
         .members
@@ -666,7 +721,8 @@ pub async fn household(
             id: h.id,
             address: format!("{}, {}", h.address, province_text(Some(h.province_code))),
             head,
-            purpose,
+            purpose: stated.purpose,
+            reference: stated.reference.unwrap_or_default(),
             members: h.members.iter().map(|m| member_view(&ctx, m)).collect(),
         },
     )
@@ -720,22 +776,55 @@ pub async fn quality(State(state): State<AppState>, Staff(ctx, _): Staff) -> Res
 struct WorklistPage {
     c: Chrome,
     heading: String,
+    path: String,
+    purpose: String,
+    reference: String,
     rows: Vec<RowView>,
-    next_href: Option<String>,
+    next_after: Option<i64>,
 }
 
-#[derive(Deserialize)]
-pub struct AfterParam {
-    after: Option<i64>,
+/// The fields of a worklist request: the purpose, and where the page starts.
+#[derive(Deserialize, Default)]
+pub struct WorklistFields {
+    purpose: Option<String>,
+    reference: Option<String>,
+    after: Option<String>,
 }
 
-pub async fn worklist(
-    State(state): State<AppState>,
+fn worklist_check(check: &str) -> Option<Check> {
+    Check::parse(check).filter(|c| CHECKS.contains(c))
+}
+
+/// `GET /registry/quality/{check}`: asks why before a worklist of citizens is shown.
+pub async fn worklist_form(
     Staff(ctx, _): Staff,
     Path(check): Path<String>,
-    Query(a): Query<AfterParam>,
+    Query(p): Query<PurposeFields>,
 ) -> Response {
-    let Some(check) = Check::parse(&check).filter(|c| CHECKS.contains(c)) else {
+    if worklist_check(&check).is_none() {
+        return super::message(
+            &ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found",
+            "error.not_found_body",
+        );
+    }
+    purpose_page(&ctx, FormErrors::new(), &p, "purpose.submit_list")
+}
+
+/// `POST /registry/quality/{check}`: one page of the worklist; every citizen shown is an
+/// access recorded with the stated purpose.
+pub async fn worklist(
+    State(state): State<AppState>,
+    Path(check): Path<String>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form,
+        ..
+    }: CsrfForm<WorklistFields>,
+) -> Response {
+    let Some(check) = worklist_check(&check) else {
         return super::message(
             &ctx,
             StatusCode::NOT_FOUND,
@@ -743,15 +832,33 @@ pub async fn worklist(
             "error.not_found_body",
         );
     };
-    let rows = match quality::worklist(&state.db, check, a.after.unwrap_or(0), 100).await {
+    let fields = PurposeFields {
+        purpose: form.purpose.clone(),
+        reference: form.reference.clone(),
+    };
+    let stated = match stated_purpose(&ctx, form.purpose.as_deref(), form.reference.as_deref()) {
+        Ok(x) => x,
+        Err(errors) => return purpose_page(&ctx, errors, &fields, "purpose.submit_list"),
+    };
+    let after = form
+        .after
+        .as_deref()
+        .and_then(|a| a.parse::<i64>().ok())
+        .unwrap_or(0);
+    let rows = match quality::worklist(&state.db, check, after, 100).await {
         Ok(r) => r,
         Err(e) => return fail(&ctx, e),
     };
-    let next_href = (rows.len() == 100)
-        .then(|| {
-            rows.last()
-                .map(|r| format!("/registry/quality/{}?after={}", check.code(), r.pid))
-        })
+    let action = format!("list.worklist.{}", check.code());
+    let entries = rows
+        .iter()
+        .map(|r| staff_access(&s, &ctx, &action, &stated, r.pid, "listed"))
+        .collect();
+    if let Err(e) = state.access_log.record_all(entries).await {
+        return fail(&ctx, e);
+    }
+    let next_after = (rows.len() == 100)
+        .then(|| rows.last().map(|r| r.pid))
         .flatten();
     let heading = ctx.t().get(&format!("quality.{}", check.code())).to_owned();
     render(
@@ -759,8 +866,11 @@ pub async fn worklist(
         &WorklistPage {
             c: Chrome::titled(&ctx, heading.clone()),
             heading,
+            path: format!("/registry/quality/{}", check.code()),
+            purpose: stated.purpose,
+            reference: stated.reference.unwrap_or_default(),
             rows: rows.iter().map(|r| row_view(&ctx, r)).collect(),
-            next_href,
+            next_after,
         },
     )
 }
