@@ -59,50 +59,38 @@ browserTest('officer searches a citizen without diacritics and opens the record'
   for (const sel of ['input[name="q"]', 'input[name="birth_year"]', 'select[name="province"]', 'button[type="submit"]']) {
     assert.equal(await form.locator(sel).count(), 1, `search form lacks ${sel} at ${page.url()}`);
   }
+  assert.equal(
+    await form.locator('select[name="purpose"] option[value="case_processing"]').count(),
+    1,
+    `the search form asks for a purpose (option "case_processing") at ${page.url()}`,
+  );
+  await assertAccessible(page, 'search form');
   await form.locator('input[name="q"]').fill('nguyen van an');
+  await form.locator('select[name="purpose"]').selectOption('case_processing');
+  await form.locator('input[name="reference"]').fill('HS-2026-0001');
+  const resultButton = page.locator(`table button[formaction="${CITIZEN_HREF}"]`);
   await Promise.all([
-    page.waitForURL((u) => u.pathname === '/registry/search' && u.searchParams.get('q') === 'nguyen van an'),
+    page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/registry/search',
+    ),
     form.locator('button[type="submit"]').click(),
   ]);
+  await page.waitForLoadState('load');
 
-  // Results.
+  // Results: every citizen shown is an access; the record opens with the same purpose.
   await assertPageBasics(page, 'vi');
-  const citizenLink = `a[href="${CITIZEN_HREF}"]`;
-  const resultLink = page.locator(`table ${citizenLink}`);
-  await resultLink.first().waitFor({ state: 'visible' }).catch(() => {});
+  await resultButton.first().waitFor({ state: 'visible' }).catch(() => {});
   assert.ok(
-    await resultLink.first().isVisible(),
-    `no visible result row linking ${CITIZEN_HREF} for "nguyen van an" at ${page.url()}`,
+    await resultButton.first().isVisible(),
+    `no visible result row opening ${CITIZEN_HREF} for "nguyen van an" at ${page.url()}`,
   );
-  const row = page.locator('table tr', { has: page.locator(citizenLink) });
+  const row = page.locator('table tr', { has: resultButton });
   assert.match(await row.first().innerText(), new RegExp(CITIZEN_PID), `result row lacks the PID at ${page.url()}`);
   await assertAccessible(page, 'search results');
 
-  // Purpose page.
   await Promise.all([
     page.waitForURL((u) => u.pathname === CITIZEN_HREF),
-    resultLink.first().click(),
-  ]);
-  await assertPageBasics(page, 'vi');
-  const purposeForm = page.locator('form[method="get" i]', { has: page.locator('select[name="purpose"]') });
-  await purposeForm.waitFor({ state: 'visible' });
-  assert.equal(
-    await purposeForm.locator('select[name="purpose"] option[value="case_processing"]').count(),
-    1,
-    `purpose select lacks option "case_processing" at ${page.url()}`,
-  );
-  assert.equal(
-    await page.locator('#access-log').count(),
-    0,
-    `the record (access log) must not be shown before a purpose is given, at ${page.url()}`,
-  );
-  await assertAccessible(page, 'purpose page');
-
-  await purposeForm.locator('select[name="purpose"]').selectOption('case_processing');
-  await purposeForm.locator('input[name="reference"]').fill('HS-2026-0001');
-  await Promise.all([
-    page.waitForURL((u) => u.pathname === CITIZEN_HREF && u.searchParams.get('purpose') === 'case_processing'),
-    purposeForm.locator('button[type="submit"]').click(),
+    resultButton.first().click(),
   ]);
 
   // Record page.
@@ -115,10 +103,29 @@ browserTest('officer searches a citizen without diacritics and opens the record'
   assert.ok(await accessLog.isVisible(), `#access-log section not visible at ${page.url()}`);
   const logText = await accessLog.innerText();
   assert.ok(
-    logText.includes(OFFICER.username),
-    `#access-log should list "${OFFICER.username}" (the access just made) at ${page.url()}; it reads:\n${logText}`,
+    logText.includes(OFFICER.username) && logText.includes('list.search') && logText.includes('HS-2026-0001'),
+    `#access-log should list "${OFFICER.username}", the listing and the view just made at ${page.url()}; it reads:\n${logText}`,
   );
   await assertAccessible(page, 'citizen record');
+
+  // Opened directly, the record first asks why, in a POST form.
+  await page.goto(url(CITIZEN_HREF));
+  await assertPageBasics(page, 'vi');
+  const purposeForm = page.locator('form[method="post" i]', { has: page.locator('select[name="purpose"]') });
+  await purposeForm.waitFor({ state: 'visible' });
+  assert.equal(
+    await page.locator('#access-log').count(),
+    0,
+    `the record (access log) must not be shown before a purpose is given, at ${page.url()}`,
+  );
+  await assertAccessible(page, 'purpose page');
+  await purposeForm.locator('select[name="purpose"]').selectOption('verification');
+  await purposeForm.locator('button[type="submit"]').click();
+  await page.locator('#access-log').waitFor({ state: 'visible' });
+  assert.ok(
+    (await page.locator('h1').first().innerText()).includes(CITIZEN_NAME),
+    `the record is shown after the purpose is given, at ${page.url()}`,
+  );
 });
 
 browserTest('wrong password shows an error summary', async (page) => {
@@ -176,19 +183,34 @@ browserTest('logout ends the session', async (page) => {
   assert.ok([302, 303].includes(redirect.status), `redirect status should be 302/303, got ${redirect.status} at ${page.url()}`);
 });
 
+/** Submits the search form on /registry/search with a purpose; waits for the answer. */
+async function searchFor(page, q) {
+  await page.goto(url('/registry/search'));
+  const form = page.locator('form[role="search"]');
+  await form.locator('input[name="q"]').fill(q);
+  await form.locator('select[name="purpose"]').selectOption('verification');
+  await Promise.all([
+    page.waitForResponse(
+      (r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/registry/search',
+    ),
+    form.locator('button[type="submit"]').click(),
+  ]);
+  await page.waitForLoadState('load');
+}
+
 browserTest('search by exact PID finds the citizen; nonsense finds nothing', async (page) => {
   await login(page, OFFICER);
 
-  await page.goto(url(`/registry/search?q=${CITIZEN_PID}&birth_year=&province=`));
+  await searchFor(page, CITIZEN_PID);
   assert.ok(
-    await page.locator(`table a[href="${CITIZEN_HREF}"]`).first().isVisible(),
+    await page.locator(`table button[formaction="${CITIZEN_HREF}"]`).first().isVisible(),
     `searching the PID ${CITIZEN_PID} should list ${CITIZEN_HREF} at ${page.url()}`,
   );
 
-  await page.goto(url('/registry/search?q=zzzzqqq&birth_year=&province='));
+  await searchFor(page, 'zzzzqqq');
   assert.ok(await page.locator('.empty-result').first().isVisible(), `.empty-result not shown for "zzzzqqq" at ${page.url()}`);
   assert.equal(
-    await page.locator('table a[href^="/registry/citizens/"]').count(),
+    await page.locator('table button[formaction^="/registry/citizens/"]').count(),
     0,
     `"zzzzqqq" should list no citizen at ${page.url()}`,
   );

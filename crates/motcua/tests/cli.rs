@@ -410,6 +410,89 @@ async fn export_writes_every_imported_citizen() {
 }
 
 #[tokio::test]
+async fn export_is_recorded_and_safe_to_open_in_a_spreadsheet() {
+    let env = Env::new().await;
+    let csv = env.path("formula.csv");
+    std::fs::write(
+        &csv,
+        "pid,full_name,gender,date_of_birth,province_code,household_id,address,phone\n\
+         001095012345,Nguyễn Văn An,M,1995-03-14,001,1,\"=HYPERLINK(\"\"http://x.example\"\",\"\"bấm\"\")\",+84912345678\n\
+         001195012346,Trần Thị Bình,F,1995-07-02,001,1,@SUM(A1:A9),0912345678\n",
+    )
+    .unwrap();
+    let r = env.run_db(&["registry", "import", csv.to_str().unwrap()]);
+    assert!(r.ok(), "{r:?}");
+    let out = env.path_str("export.csv");
+    let r = env.run_db(&[
+        "registry",
+        "export",
+        "--out",
+        &out,
+        "--actor",
+        "thanh.tra",
+        "--purpose",
+        "annual data-quality audit",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let exported = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        exported.contains("\"'=HYPERLINK(\"\"http://x.example\"\",\"\"bấm\"\")\""),
+        "{exported}"
+    );
+    assert!(exported.contains(",'@SUM(A1:A9),"), "{exported}");
+    assert!(
+        exported.contains(",+84912345678,"),
+        "a phone number stays a number: {exported}"
+    );
+    assert!(
+        !exported.contains(",=") && !exported.contains(",@"),
+        "{exported}"
+    );
+
+    let db = env.connect().await;
+    let finished = motcua_db::events::by_type(&db, "registry_export.finished", 0, i64::MAX, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    assert_eq!(finished[0].actor, "cli:thanh.tra");
+    assert_eq!(finished[0].reason, "annual data-quality audit");
+    let payload: serde_json::Value = serde_json::from_str(&finished[0].payload).unwrap();
+    assert_eq!(payload["rows"], 2);
+    let started = motcua_db::events::by_type(&db, "registry_export.started", 0, i64::MAX, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(started.len(), 1);
+    assert!(started[0].occurred_at <= finished[0].occurred_at);
+    assert_eq!(motcua_db::access_log::stored_count(&db).await.unwrap(), 2);
+
+    // The actor defaults to the operating-system user; a purpose with control characters is
+    // refused before anything is written.
+    let r = motcua(env.work.path())
+        .env("USER", "operator1")
+        .args([
+            "registry",
+            "export",
+            "--out",
+            &out,
+            "--database",
+            env.db.url.as_str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let all = motcua_db::events::by_type(&db, "registry_export.finished", 0, i64::MAX, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].actor, "cli:operator1");
+    let refused = env.path_str("refused.csv");
+    let r = env.run_db(&["registry", "export", "--out", &refused, "--purpose", "a\tb"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("--purpose"), "{r:?}");
+    assert!(!std::path::Path::new(&refused).exists());
+}
+
+#[tokio::test]
 async fn event_log_verifies_after_imports() {
     let env = Env::new().await;
     let a = env.generate("a.csv", 300, 1);
