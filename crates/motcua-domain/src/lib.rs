@@ -9,6 +9,7 @@
 
 pub mod birth_date;
 pub mod ethnicity;
+pub mod field_error;
 pub mod fold;
 pub mod gender;
 pub mod generator;
@@ -23,6 +24,7 @@ pub mod text_limits;
 mod table;
 
 pub use birth_date::BirthDate;
+pub use field_error::FieldError;
 pub use fold::fold;
 pub use gender::Gender;
 pub use pid::{Pid, PidError};

@@ -1,30 +1,6 @@
 use motcua_db::DbError;
-use serde::Serialize;
 
-/// One problem with one field of the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    /// Stable machine code, e.g. `pid.unknown_province`.
-    pub code: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: &str, code: &str, message: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+pub use motcua_domain::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

@@ -3,8 +3,159 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use motcua_registry::{FieldError, RegistryError};
+use motcua_domain::FieldError;
+use motcua_registry::RegistryError;
 use serde::Serialize;
+
+/// Every problem the platform answers with, in one flat list. Each has its HTTP status, its
+/// stable machine code (a problem's `code`, and the last segment of its `type` URI), an
+/// English title for API callers, and the key of its message in `messages/{vi,en}.txt` for
+/// pages. Domain errors become one of these; only a server fault becomes [`ErrorCode::Internal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    ValidationFailed,
+    InvalidJson,
+    BodyUnreadable,
+    UnsupportedMediaType,
+    BodyTooLarge,
+    Unauthorized,
+    InsufficientScope,
+    CsrfRejected,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    Timeout,
+    RateLimited,
+    VerificationThrottled,
+    VerificationQuotaExceeded,
+    Overloaded,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 17] = [
+        ErrorCode::ValidationFailed,
+        ErrorCode::InvalidJson,
+        ErrorCode::BodyUnreadable,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::InsufficientScope,
+        ErrorCode::CsrfRejected,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::Timeout,
+        ErrorCode::RateLimited,
+        ErrorCode::VerificationThrottled,
+        ErrorCode::VerificationQuotaExceeded,
+        ErrorCode::Overloaded,
+        ErrorCode::Internal,
+    ];
+
+    /// (status, code, title) of each problem.
+    fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use ErrorCode::*;
+        match self {
+            ValidationFailed => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "The request has invalid fields",
+            ),
+            InvalidJson => (
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "The body is not valid JSON of the expected shape",
+            ),
+            BodyUnreadable => (
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "The request body could not be read",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Send the body as application/json",
+            ),
+            BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The request body is too large",
+            ),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
+            InsufficientScope => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "The client lacks the required scope",
+            ),
+            CsrfRejected => (
+                StatusCode::FORBIDDEN,
+                "csrf_rejected",
+                "The form's security token is missing or out of date",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This route does not accept that method",
+            ),
+            Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "The request took too long",
+            ),
+            RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+            VerificationThrottled => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "verification.throttled",
+                "Too many non-matching verifications of this personal identification number",
+            ),
+            VerificationQuotaExceeded => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "verification.quota_exceeded",
+                "The client's daily verification quota is used up",
+            ),
+            Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "The server is busy; try again shortly",
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The stable machine code.
+    pub fn code(self) -> &'static str {
+        self.parts().1
+    }
+
+    /// The English title API callers get.
+    pub fn title(self) -> &'static str {
+        self.parts().2
+    }
+
+    /// The key of the message shown on pages, in `messages/{vi,en}.txt`.
+    pub fn message_key(self) -> String {
+        format!("problem.{}", self.code())
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -22,12 +173,13 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, code: &str, title: &str) -> Problem {
+    /// The problem `code`, without detail yet.
+    pub fn of(code: ErrorCode) -> Problem {
         Problem {
-            type_uri: format!("https://motcua.example/problems/{code}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
-            code: code.to_owned(),
+            type_uri: format!("https://motcua.example/problems/{}", code.code()),
+            title: code.title().to_owned(),
+            status: code.status().as_u16(),
+            code: code.code().to_owned(),
             detail: None,
             errors: Vec::new(),
             request_id: None,
@@ -40,11 +192,7 @@ impl Problem {
     }
 
     pub fn invalid(errors: Vec<FieldError>) -> Problem {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The request has invalid fields",
-        );
+        let mut p = Problem::of(ErrorCode::ValidationFailed);
         p.detail = Some(
             errors
                 .iter()
@@ -57,33 +205,21 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Problem {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Authentication required",
-        )
-        .detail("send HTTP Basic credentials client_id:client_secret")
+        Problem::of(ErrorCode::Unauthorized)
+            .detail("send HTTP Basic credentials client_id:client_secret")
     }
 
     pub fn forbidden(scope: &str) -> Problem {
-        Problem::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "The client lacks the required scope",
-        )
-        .detail(format!("this call needs the scope {scope}"))
+        Problem::of(ErrorCode::InsufficientScope)
+            .detail(format!("this call needs the scope {scope}"))
     }
 
     pub fn not_found(what: &str) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found").detail(what.to_owned())
+        Problem::of(ErrorCode::NotFound).detail(what.to_owned())
     }
 
     pub fn internal() -> Problem {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal server error",
-        )
+        Problem::of(ErrorCode::Internal)
     }
 }
 
@@ -111,9 +247,7 @@ impl From<RegistryError> for Problem {
         match e {
             RegistryError::Invalid(errors) => Problem::invalid(errors),
             RegistryError::NotFound(what) => Problem::not_found(&what),
-            RegistryError::Conflict(what) => {
-                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").detail(what)
-            }
+            RegistryError::Conflict(what) => Problem::of(ErrorCode::Conflict).detail(what),
             other => {
                 tracing::error!(error = %other, "registry error");
                 Problem::internal()
@@ -135,10 +269,35 @@ impl From<motcua_identity::IdentityError> for Problem {
             motcua_identity::IdentityError::Invalid { field, message } => {
                 Problem::invalid(vec![FieldError::new(field, "invalid", message)])
             }
+            motcua_identity::IdentityError::Conflict(what) => {
+                Problem::of(ErrorCode::Conflict).detail(what)
+            }
+            motcua_identity::IdentityError::NotFound => Problem::of(ErrorCode::NotFound),
             other => {
                 tracing::error!(error = %other, "identity error");
                 Problem::internal()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn every_code_is_unique_and_has_a_message_in_both_languages() {
+        let mut codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            for lang in [Lang::Vi, Lang::En] {
+                let key = code.message_key();
+                assert_ne!(lang.messages().get(&key), key, "{key} missing in {lang:?}");
+            }
+            assert!(code.status().is_client_error() || code.status().is_server_error());
         }
     }
 }

@@ -46,7 +46,7 @@ impl RoleRequirement for AdminRole {
 
 /// A signed-in staff member whose role `R` allows: anonymous visitors are sent to the login
 /// page, other roles get the "forbidden" page.
-pub struct SignedIn<R: RoleRequirement = AnyRole>(pub Ctx, pub Session, PhantomData<R>);
+pub struct SignedIn<R: RoleRequirement = AnyRole>(pub Ctx, pub Session, pub PhantomData<R>);
 
 impl<R: RoleRequirement> FromRequestParts<AppState> for SignedIn<R> {
     type Rejection = Response;
@@ -114,6 +114,10 @@ where
         })
     }
 }
+
+/// A form with nothing but its CSRF token (a button that acts on the resource in its path).
+#[derive(Deserialize)]
+pub struct NoFields {}
 
 /// The errors of a submitted form, each naming the field (its element id, for the summary's
 /// links) and a message in the page's language.

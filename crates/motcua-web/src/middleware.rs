@@ -15,7 +15,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
-use crate::error::Problem;
+use crate::error::{ErrorCode, Problem};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Largest request body accepted anywhere (raised only on upload routes, of which there are
@@ -202,22 +202,11 @@ fn api_errors_as_problems(resp: Response) -> Response {
         return resp;
     }
     let problem = match resp.status() {
-        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not accept that method",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large",
-        )
-        .detail(format!("the limit is {BODY_LIMIT} bytes")),
-        StatusCode::REQUEST_TIMEOUT => Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout",
-            "The request took too long",
-        ),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::of(ErrorCode::MethodNotAllowed),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::of(ErrorCode::BodyTooLarge).detail(format!("the limit is {BODY_LIMIT} bytes"))
+        }
+        StatusCode::REQUEST_TIMEOUT => Problem::of(ErrorCode::Timeout),
         _ => return resp,
     };
     let allow = resp.headers().get(header::ALLOW).cloned();
@@ -276,11 +265,7 @@ impl RateLimiter {
 /// A 413/408/… from tower layers arrives as plain text; API callers get problem+json
 /// from the handlers themselves, which covers the cases they can cause.
 pub fn too_many_requests() -> Response {
-    Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "Too many requests",
-    )
-    .detail("wait a minute and try again")
-    .into_response()
+    Problem::of(ErrorCode::RateLimited)
+        .detail("wait a minute and try again")
+        .into_response()
 }

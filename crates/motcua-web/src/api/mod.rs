@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
-use crate::error::Problem;
+use crate::error::{ErrorCode, Problem};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,30 +47,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ct.eq_ignore_ascii_case("application/json") || ct.ends_with("+json")
             });
         if !is_json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send the body as application/json",
-            )
-            .into_response());
+            return Err(Problem::of(ErrorCode::UnsupportedMediaType).into_response());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            Problem::new(
-                e.status(),
-                "body_unreadable",
-                "The request body could not be read",
-            )
-            .detail(e.body_text())
-            .into_response()
+            let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorCode::BodyTooLarge
+            } else {
+                ErrorCode::BodyUnreadable
+            };
+            Problem::of(code).detail(e.body_text()).into_response()
         })?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "The body is not valid JSON of the expected shape",
-            )
-            .detail(e.to_string())
-            .into_response()
+            Problem::of(ErrorCode::InvalidJson)
+                .detail(e.to_string())
+                .into_response()
         })
     }
 }

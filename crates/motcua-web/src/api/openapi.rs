@@ -123,8 +123,8 @@ pub fn spec() -> Value {
                     "summary": "Read a citizen's record",
                     "description": "Scope registry.lookup. The purpose is recorded in the access log the citizen can read.",
                     "parameters": [
-                        { "name": "pid", "in": "path", "required": true, "schema": { "type": "string", "pattern": pid } },
-                        { "name": "purpose", "in": "query", "required": true, "schema": { "type": "string", "maxLength": max_purpose, "pattern": STATED_TEXT_PATTERN } }
+                        { "name": "pid", "in": "path", "required": true, "schema": { "type": "string", "pattern": pid }, "example": "001095012345" },
+                        { "name": "purpose", "in": "query", "required": true, "schema": { "type": "string", "maxLength": max_purpose, "pattern": STATED_TEXT_PATTERN }, "example": "tax registration" }
                     ],
                     "responses": responses(vec![
                         ("200", json!({ "description": "The record", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Citizen" } } } })),
@@ -168,6 +168,7 @@ fn components(pid: &str) -> Value {
             "VerificationRequest": {
                 "type": "object",
                 "required": ["pid", "full_name", "date_of_birth", "purpose"],
+                "examples": [{ "pid": "001095012345", "full_name": "Nguyễn Văn An", "date_of_birth": "1995-03-14", "purpose": "tax registration" }],
                 "properties": {
                     "pid": { "type": "string", "pattern": pid, "description": "12-digit personal identification number; the first three digits are a province code" },
                     "full_name": { "type": "string", "maxLength": max_name, "pattern": NOT_BLANK_PATTERN, "description": "Compared case-insensitively with white space collapsed, but with its diacritics" },

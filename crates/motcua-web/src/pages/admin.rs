@@ -3,19 +3,17 @@
 pub mod staff;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use motcua_identity::IdentityError;
 use motcua_identity::clients::{self, ApiClient};
-use motcua_identity::staff::Role;
-use motcua_identity::token::constant_time_eq;
 use serde::Deserialize;
 
 use super::{Chrome, local_time, render};
 use crate::AppState;
-use crate::auth::{Ctx, Staff};
+use crate::auth::Ctx;
+use crate::kit::{AdminRole, CsrfForm, NoFields, SignedIn};
 
 pub struct ClientView {
     id: String,
@@ -74,16 +72,15 @@ async fn list_page(
     }
 }
 
-pub async fn clients(State(state): State<AppState>, Staff(ctx, s): Staff) -> Response {
-    if s.user.role != Role::Admin {
-        return super::forbidden(&ctx);
-    }
+pub async fn clients(
+    State(state): State<AppState>,
+    SignedIn(ctx, _, _): SignedIn<AdminRole>,
+) -> Response {
     list_page(&state, &ctx, StatusCode::OK, Vec::new(), String::new()).await
 }
 
 #[derive(Deserialize)]
 pub struct CreateForm {
-    csrf: Option<String>,
     name: Option<String>,
     scope_verify: Option<String>,
     scope_lookup: Option<String>,
@@ -91,15 +88,13 @@ pub struct CreateForm {
 
 pub async fn create_client(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
-    Form(f): Form<CreateForm>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: f,
+        ..
+    }: CsrfForm<CreateForm, AdminRole>,
 ) -> Response {
-    if s.user.role != Role::Admin {
-        return super::forbidden(&ctx);
-    }
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return super::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     let name = f.name.unwrap_or_default();
     let mut scopes = Vec::new();
     if f.scope_verify.is_some() {
@@ -138,23 +133,13 @@ pub async fn create_client(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: Option<String>,
-}
-
 pub async fn disable_client(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm {
+        ctx, session: s, ..
+    }: CsrfForm<NoFields, AdminRole>,
 ) -> Response {
-    if s.user.role != Role::Admin {
-        return super::forbidden(&ctx);
-    }
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return super::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     match clients::disable(&state.db, &id, &format!("staff:{}", s.user.username)).await {
         Ok(()) | Err(IdentityError::NotFound) => Redirect::to("/admin/clients").into_response(),
         Err(e) => super::server_error(ctx.lang, &e.to_string()),

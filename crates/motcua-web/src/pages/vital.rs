@@ -2,13 +2,11 @@
 //! closed). The rules live in `motcua_registry::vital`; these pages parse the forms.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use motcua_domain::{Gender, Pid, ethnicity};
-use motcua_identity::token::constant_time_eq;
 use motcua_registry::citizens::Change;
 use motcua_registry::record::{self, DEFAULT_NATIONALITY};
 use motcua_registry::vital::{self, BirthRegistration};
@@ -18,6 +16,7 @@ use serde::Deserialize;
 use super::{Chrome, render};
 use crate::AppState;
 use crate::auth::{Ctx, Staff};
+use crate::kit::CsrfForm;
 
 /// Today in Vietnam (UTC+7): births and deaths may not be dated after it.
 fn today() -> NaiveDate {
@@ -38,7 +37,6 @@ fn encode(s: &str) -> String {
 
 #[derive(Deserialize, Default, Clone)]
 pub struct BirthForm {
-    csrf: Option<String>,
     #[serde(default)]
     full_name: String,
     #[serde(default)]
@@ -156,12 +154,13 @@ fn as_pairs(errors: Vec<FieldError>) -> Vec<(String, String)> {
 
 pub async fn register_birth(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
-    Form(f): Form<BirthForm>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: f,
+        ..
+    }: CsrfForm<BirthForm>,
 ) -> Response {
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return super::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     let mut errors = Vec::new();
     required(&ctx, &mut errors, "full_name", &f.full_name);
     let gender = Gender::parse(&f.gender)
@@ -279,7 +278,6 @@ struct DeathPage {
 
 #[derive(Deserialize, Default)]
 pub struct DeathForm {
-    csrf: Option<String>,
     #[serde(default)]
     date_of_death: String,
     #[serde(default)]
@@ -326,9 +324,13 @@ pub async fn death_form(Staff(ctx, _): Staff, Path(pid): Path<String>) -> Respon
 
 pub async fn register_death(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(pid): Path<String>,
-    Form(f): Form<DeathForm>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: f,
+        ..
+    }: CsrfForm<DeathForm>,
 ) -> Response {
     let Ok(pid) = Pid::parse(&pid) else {
         return super::message(
@@ -338,9 +340,6 @@ pub async fn register_death(
             "citizen.not_found",
         );
     };
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return super::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     let mut errors = Vec::new();
     let date = NaiveDate::parse_from_str(f.date_of_death.trim(), "%Y-%m-%d")
         .map_err(|_| {

@@ -3,7 +3,6 @@
 //! live in `motcua_identity::staff`; this page parses the forms and names the fields.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -11,13 +10,12 @@ use motcua_identity::IdentityError;
 use motcua_identity::password::MIN_PASSWORD_CHARS;
 use motcua_identity::sessions::Session;
 use motcua_identity::staff::{self, Role, StaffAccount};
-use motcua_identity::token::constant_time_eq;
 use serde::Deserialize;
 
-use super::CsrfOnly;
 use crate::AppState;
-use crate::auth::{Ctx, Staff};
-use crate::pages::{Chrome, forbidden, local_time, message, render, server_error};
+use crate::auth::Ctx;
+use crate::kit::{AdminRole, CsrfForm, NoFields, SignedIn};
+use crate::pages::{Chrome, local_time, render, server_error};
 
 /// The form's fields in page order, so the error summary follows the form.
 const FIELDS: [&str; 4] = ["username", "display_name", "role", "password"];
@@ -48,7 +46,6 @@ struct AccountsPage {
 /// The create form. The password is never sent back into the page.
 #[derive(Deserialize, Default)]
 pub struct AccountForm {
-    csrf: Option<String>,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -119,12 +116,9 @@ pub struct ListParams {
 
 pub async fn accounts(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
+    SignedIn(ctx, s, _): SignedIn<AdminRole>,
     Query(p): Query<ListParams>,
 ) -> Response {
-    if s.user.role != Role::Admin {
-        return forbidden(&ctx);
-    }
     let f = AccountForm {
         role: Role::Officer.as_str().to_owned(),
         ..AccountForm::default()
@@ -146,15 +140,13 @@ fn field_error(ctx: &Ctx, e: &IdentityError) -> (String, String) {
 
 pub async fn create_account(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
-    Form(f): Form<AccountForm>,
+    CsrfForm {
+        ctx,
+        session: s,
+        form: f,
+        ..
+    }: CsrfForm<AccountForm, AdminRole>,
 ) -> Response {
-    if s.user.role != Role::Admin {
-        return forbidden(&ctx);
-    }
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     let username = f.username.trim().to_owned();
     let mut problems = staff::check_new_account(&username, &f.display_name, &f.password);
     let role = Role::parse(f.role.trim())
@@ -221,20 +213,22 @@ pub async fn create_account(
 
 pub async fn disable_account(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm {
+        ctx, session: s, ..
+    }: CsrfForm<NoFields, AdminRole>,
 ) -> Response {
-    set_disabled(&state, ctx, s, &id, f, true).await
+    set_disabled(&state, ctx, s, &id, true).await
 }
 
 pub async fn enable_account(
     State(state): State<AppState>,
-    Staff(ctx, s): Staff,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm {
+        ctx, session: s, ..
+    }: CsrfForm<NoFields, AdminRole>,
 ) -> Response {
-    set_disabled(&state, ctx, s, &id, f, false).await
+    set_disabled(&state, ctx, s, &id, false).await
 }
 
 async fn set_disabled(
@@ -242,15 +236,8 @@ async fn set_disabled(
     ctx: Ctx,
     s: Session,
     id: &str,
-    f: CsrfOnly,
     disabled: bool,
 ) -> Response {
-    if s.user.role != Role::Admin {
-        return forbidden(&ctx);
-    }
-    if !constant_time_eq(&s.csrf_token, f.csrf.as_deref().unwrap_or("")) {
-        return message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
-    }
     let outcome = if disabled {
         staff::disable(&state.db, id, &s.user).await
     } else {
