@@ -1,5 +1,7 @@
-//! Schema migrations, kept as two trees in lockstep (`migrations/sqlite`, `migrations/postgres`):
-//! the same versions and names, each written in its engine's dialect. A test applies both and
+//! Schema migrations. Each context crate owns its own, as two trees in lockstep
+//! (`crates/<context>/migrations/sqlite`, `…/postgres`): the same versions and names, each
+//! written in its engine's dialect. `build.rs` finds every context's folders and lists them
+//! here in version order (versions are unique across contexts). A test applies both trees and
 //! compares the normalised schemas.
 
 use crate::{Db, DbError, DbResult, Engine, Tx, on_read, on_tx, on_write};
@@ -7,30 +9,18 @@ use crate::{Db, DbError, DbResult, Engine, Tx, on_read, on_tx, on_write};
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
+    /// The crate whose `migrations/` folder holds it.
+    pub context: &'static str,
     pub sqlite: &'static str,
     pub postgres: &'static str,
 }
 
-macro_rules! migration {
-    ($version:expr, $name:literal) => {
-        Migration {
-            version: $version,
-            name: $name,
-            sqlite: include_str!(concat!("../migrations/sqlite/", $name, ".sql")),
-            postgres: include_str!(concat!("../migrations/postgres/", $name, ".sql")),
-        }
-    };
-}
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
-/// Every migration this build knows, in order.
-pub const MIGRATIONS: &[Migration] = &[
-    migration!(1, "0001_foundation"),
-    migration!(2, "0002_identity"),
-    migration!(3, "0003_registry"),
-    migration!(4, "0004_audit"),
-    migration!(5, "0005_access_journal"),
-    migration!(6, "0006_access_log_subjects"),
-];
+/// The migrations of one context, in order.
+pub fn of_context(context: &str) -> impl Iterator<Item = &'static Migration> + '_ {
+    MIGRATIONS.iter().filter(move |m| m.context == context)
+}
 
 /// The migrations that build the access log's SQLite file, replayed when that file is lost.
 const AUDIT_MIGRATIONS: &[&str] = &[
@@ -170,5 +160,30 @@ pub async fn is_current(db: &Db) -> bool {
     match applied_versions(db).await {
         Ok(v) => v.len() == MIGRATIONS.len(),
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_context_brings_its_own_migrations_in_one_version_order() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        for m in MIGRATIONS {
+            assert!(
+                m.name.starts_with(&format!("{:04}_", m.version)),
+                "{}",
+                m.name
+            );
+        }
+        assert!(of_context("motcua-identity").any(|m| m.name == "0002_identity"));
+        assert!(of_context("motcua-registry").any(|m| m.name == "0003_registry"));
+        for audit in AUDIT_MIGRATIONS {
+            assert!(
+                of_context("motcua-db").any(|m| m.name == *audit),
+                "{audit} belongs to the storage layer"
+            );
+        }
     }
 }
