@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_audit"),
     migration!(5, "0005_access_journal"),
     migration!(6, "0006_access_log_subjects"),
+    migration!(7, "0007_access_log_chain"),
 ];
 
 /// The migrations that build the access log's SQLite file, replayed when that file is lost.
@@ -37,6 +38,7 @@ const AUDIT_MIGRATIONS: &[&str] = &[
     "0004_audit",
     "0005_access_journal",
     "0006_access_log_subjects",
+    "0007_access_log_chain",
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

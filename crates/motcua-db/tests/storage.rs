@@ -33,6 +33,8 @@ fn family(t: &str) -> String {
         "text".into()
     } else if t.contains("bool") {
         "bool".into()
+    } else if t == "blob" || t == "bytea" {
+        "bytes".into()
     } else {
         t
     }
