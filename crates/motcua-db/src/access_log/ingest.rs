@@ -4,8 +4,11 @@
 //! reader asks for a flush. Each batch is inserted together with this node's position in
 //! `access_journal`, in one transaction, so after a crash ingestion resumes exactly after the
 //! last committed record: nothing lost, nothing twice. A segment is deleted only after the
-//! commit covering its last record. Once a whole run of entries ([`INDEX_RUN`]) is copied, their
-//! keys are sorted and added to the per-citizen index, a band of keys per commit.
+//! commit covering its last record. The same transaction extends the day chains
+//! (`chain.rs`): the heads of the batch's days are read once, each entry is hashed in the
+//! insert loop, and the heads are written back once per day. Once a whole run of entries
+//! ([`INDEX_RUN`]) is copied, their keys are sorted and added to the per-citizen index, a band
+//! of keys per commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
