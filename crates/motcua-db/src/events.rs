@@ -249,15 +249,19 @@ pub async fn verify_all(db: &Db) -> DbResult<VerifyReport> {
                 expect_version = 1;
             }
             report.events += 1;
-            let name = format!("{} {} v{}", e.aggregate_type, e.aggregate_id, e.version);
+            let name = format!(
+                "event log: {} {} v{}",
+                e.aggregate_type, e.aggregate_id, e.version
+            );
             if e.version != expect_version {
-                report
-                    .breaks
-                    .push(format!("{name}: expected version {expect_version}"));
+                report.breaks.push(format!(
+                    "{name}: missing before it: expected version {expect_version}"
+                ));
             }
             if e.prev_hash != expect_prev {
                 report.breaks.push(format!(
-                    "{name}: prev_hash does not match the previous event"
+                    "{name}: does not link to the previous event: one before it is missing, \
+                     or it was inserted out of chain"
                 ));
             }
             let recomputed = chain_hash(
@@ -272,9 +276,9 @@ pub async fn verify_all(db: &Db) -> DbResult<VerifyReport> {
                 &e.payload,
             );
             if recomputed != e.hash {
-                report
-                    .breaks
-                    .push(format!("{name}: content does not match its hash"));
+                report.breaks.push(format!(
+                    "{name}: edited: its content does not match its hash"
+                ));
             }
             expect_prev = e.hash.clone();
             expect_version = e.version + 1;

@@ -11,6 +11,7 @@
 //! money is VND as `BIGINT`.
 
 pub mod access_log;
+pub mod audit;
 pub mod clock;
 pub mod events;
 pub mod jobs;

@@ -27,6 +27,7 @@ const AUDIT_MIGRATIONS: &[&str] = &[
     "0004_audit",
     "0005_access_journal",
     "0006_access_log_subjects",
+    "0007_access_log_chain",
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -75,6 +75,31 @@ pub fn on_postgres() -> bool {
     postgres_url().is_some()
 }
 
+/// The engine the suite runs on, as skip notices name it.
+pub fn engine_name() -> &'static str {
+    if on_postgres() { "postgres" } else { "sqlite" }
+}
+
+/// Declares that `test` does not apply to the engine the suite runs on. Prints
+/// `SKIPPED (<engine>): <test>: <reason>` to stderr past the test harness's capture, so it
+/// shows in every run, and appends the same line to the file named by
+/// `MOTCUA_SKIPPED_TESTS` when set, so CI can count and list the skips.
+pub fn skipped(test: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIPPED ({}): {test}: {reason}\n", engine_name());
+    // `eprintln!` would be captured and shown only if the test failed.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(path) = std::env::var_os("MOTCUA_SKIPPED_TESTS") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

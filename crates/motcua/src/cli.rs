@@ -58,9 +58,12 @@ pub enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
-    /// Event log tools.
+    /// Event log tools (`events verify` is `audit verify`).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Tamper checks of the event log and the access log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -143,7 +146,17 @@ pub enum StaffCommand {
 
 #[derive(Subcommand)]
 pub enum EventsCommand {
-    /// Recompute every hash chain of the event log and report breaks.
+    /// The same as `audit verify`: recompute every hash chain and report breaks.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Recompute every chain of the event log and of the access log; exit 0 when intact,
+    /// 1 with each break named (log, entry, reason) otherwise. Reads only.
     Verify {
         #[command(flatten)]
         db: DbArgs,
@@ -221,15 +234,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Events(EventsCommand::Verify { db }) => {
-            let db = setup::open(&db).await?;
-            let report = motcua_db::events::verify_all(&db).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(if report.breaks.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
-        }
+        Command::Events(EventsCommand::Verify { db })
+        | Command::Audit(AuditCommand::Verify { db }) => audit_verify(&db).await,
     }
+}
+
+/// Prints the JSON report of every log's chains, and each break on stderr.
+async fn audit_verify(args: &DbArgs) -> anyhow::Result<ExitCode> {
+    let db = setup::open(args).await?;
+    let report = motcua_db::audit::verify(&db).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    for b in &report.breaks {
+        eprintln!("break: {b}");
+    }
+    Ok(if report.intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

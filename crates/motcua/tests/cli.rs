@@ -626,3 +626,176 @@ async fn serve_reads_its_settings_from_the_environment() {
     drop(server);
     assert!(!env.path("data").exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// motcua audit verify
+
+/// Standard base64, for a Basic authorization header.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `POST path` with a JSON body and Basic credentials: the status and the body.
+fn http_post_json(addr: SocketAddr, path: &str, user: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Basic {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        base64(user.as_bytes()),
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+/// Drops a trigger, as an attacker with database access must first, then runs `edit`; the
+/// number of rows edited.
+async fn tamper(db: &Db, drop_trigger: &str, edit: &str) -> u64 {
+    let mut edited = 0;
+    for sql in [drop_trigger, edit] {
+        let done: Result<u64, motcua_db::sqlx::Error> = motcua_db::on_write!(db, c => {
+            motcua_db::sqlx::query(motcua_db::sqlx::AssertSqlSafe(sql))
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        edited = done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    edited
+}
+
+fn audit_report(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("JSON report ({e}): {r:?}"))
+}
+
+/// The tamper check as an attacker with database access meets it: accesses are made through
+/// the API of a running server; once it has stopped, an untouched database verifies, and one
+/// whose access-log entry (or event) was edited, after dropping the trigger that refuses it,
+/// fails naming the log and the entry.
+#[tokio::test]
+async fn audit_verify_names_a_tampered_access_log_entry() {
+    let env = Env::new().await;
+    let csv = env.path("one.csv");
+    std::fs::write(
+        &csv,
+        format!("{HEADER}001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01\n"),
+    )
+    .unwrap();
+    let r = env.run_db(&["registry", "import", csv.to_str().unwrap()]);
+    assert!(r.ok(), "{r:?}");
+    let r = env.run_db(&[
+        "client",
+        "create",
+        "--name",
+        "Cục Thuế",
+        "--scope",
+        "registry.verify",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let issued: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let user = format!(
+        "{}:{}",
+        issued["client_id"].as_str().unwrap(),
+        issued["client_secret"].as_str().unwrap()
+    );
+
+    let url = env.db.url.clone();
+    let (server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen]);
+    });
+    const ACCESSES: i64 = 5;
+    for i in 0..ACCESSES {
+        let body = format!(
+            r#"{{"pid":"001095012345","full_name":"Nguyễn Văn An","date_of_birth":"1995-03-14","purpose":"tax registration {i}"}}"#
+        );
+        let (status, answer) = http_post_json(addr, "/api/v1/registry/verifications", &user, &body);
+        assert_eq!(status, 200, "{answer}");
+    }
+    // On SQLite the entries are journaled and copied by the server within about a second.
+    let db = env.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while motcua_db::access_log::stored_count(&db).await.unwrap() < ACCESSES {
+        assert!(
+            Instant::now() < deadline,
+            "the accesses never reached the database"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(server);
+
+    let r = env.run_db(&["audit", "verify"]);
+    assert!(r.ok(), "{r:?}");
+    let report = audit_report(&r);
+    assert_eq!(report["access_log"]["entries"], ACCESSES, "{report}");
+    assert_eq!(report["breaks"], serde_json::json!([]));
+    // `events verify` is the same check.
+    let alias = env.run_db(&["events", "verify"]);
+    assert!(alias.ok(), "{alias:?}");
+    assert_eq!(audit_report(&alias), report);
+
+    let ids: Vec<i64> = motcua_db::on_read!(&db, c => {
+        motcua_db::sqlx::query_scalar("SELECT id FROM audit.access_log ORDER BY id")
+            .fetch_all(c)
+            .await
+    })
+    .unwrap();
+    let victim = ids[2];
+    let (drop_trigger, drop_events_trigger) = match db.engine() {
+        motcua_db::Engine::Sqlite => (
+            "DROP TRIGGER audit.access_log_no_update",
+            "DROP TRIGGER events_no_update",
+        ),
+        motcua_db::Engine::Postgres => (
+            "DROP TRIGGER access_log_no_update ON audit.access_log",
+            "DROP TRIGGER events_no_update ON events",
+        ),
+    };
+    let edit = format!("UPDATE audit.access_log SET purpose = 'curiosity' WHERE id = {victim}");
+    assert_eq!(tamper(&db, drop_trigger, &edit).await, 1);
+    let r = env.run_db(&["audit", "verify"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let breaks = audit_report(&r)["breaks"].clone();
+    let named = format!("access log entry {victim} ");
+    assert_eq!(breaks.as_array().unwrap().len(), 1, "{breaks}");
+    let only = breaks[0].as_str().unwrap();
+    assert!(only.contains(&named) && only.contains("edited"), "{breaks}");
+    assert!(r.stderr.contains(&named), "each break on stderr too: {r:?}");
+
+    // An edited event is named as well, in its own log.
+    let edit_event = "UPDATE events SET reason = 'nothing happened'
+        WHERE aggregate_type = 'api_client' AND version = 1";
+    assert_eq!(tamper(&db, drop_events_trigger, edit_event).await, 1);
+    let r = env.run_db(&["events", "verify"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let breaks = audit_report(&r)["breaks"].clone();
+    assert_eq!(breaks.as_array().unwrap().len(), 2, "{breaks}");
+    assert!(
+        breaks[0]
+            .as_str()
+            .unwrap()
+            .starts_with("event log: api_client "),
+        "{breaks}"
+    );
+    assert!(breaks[1].as_str().unwrap().contains(&named), "{breaks}");
+}

@@ -4,8 +4,11 @@
 //! reader asks for a flush. Each batch is inserted together with this node's position in
 //! `access_journal`, in one transaction, so after a crash ingestion resumes exactly after the
 //! last committed record: nothing lost, nothing twice. A segment is deleted only after the
-//! commit covering its last record. Once a whole run of entries ([`INDEX_RUN`]) is copied, their
-//! keys are sorted and added to the per-citizen index, a band of keys per commit.
+//! commit covering its last record. The same transaction extends the day chains
+//! (`chain.rs`): the heads of the batch's days are read once, each entry is hashed in the
+//! insert loop, and the heads are written back once per day. Once a whole run of entries
+//! ([`INDEX_RUN`]) is copied, their keys are sorted and added to the per-citizen index, a band
+//! of keys per commit.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering, fence};
@@ -14,7 +17,7 @@ use std::time::Duration;
 
 use super::checkpoint::Checkpointer;
 use super::journal::{self, Durable, Record};
-use super::{AccessEntry, SubjectKey};
+use super::{AccessEntry, SubjectKey, chain};
 use crate::DbResult;
 
 /// How long records may wait in the journal before they are copied.
@@ -184,6 +187,7 @@ impl Sink {
     }
 
     fn store(&mut self, node: &str, records: &[Record]) -> DbResult<()> {
+        use rusqlite::OptionalExtension;
         let Some(last) = records.iter().map(|r| r.seq).max() else {
             return Ok(());
         };
@@ -196,15 +200,42 @@ impl Sink {
             .0
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
+            // The chain (`chain.rs`): this transaction excludes every other writer, so the
+            // heads read here stay current until the commit, and ids continue after the last.
+            let mut chainer = chain::Chainer::new(Vec::new());
+            {
+                let mut head = tx.prepare_cached(
+                    "SELECT last_id, head_hash, entries FROM access_log_chain WHERE day = ?1",
+                )?;
+                for day in chain::days_of(entries.iter().copied()) {
+                    let stored = head
+                        .query_row([day], |r| {
+                            let hash: Vec<u8> = r.get(1)?;
+                            Ok(chain::Head::stored(day, r.get(0)?, &hash, r.get(2)?))
+                        })
+                        .optional()?;
+                    chainer
+                        .heads
+                        .push(stored.unwrap_or(chain::Head::empty(day)));
+                }
+            }
+            let mut id: i64 =
+                tx.query_row("SELECT COALESCE(MAX(id), 0) FROM access_log", [], |r| {
+                    r.get(0)
+                })?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO access_log (at, actor_kind, actor_id, actor_name, action, purpose,
-                                         reference, subject_pid, outcome, request_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO access_log (id, at, actor_kind, actor_id, actor_name, action, purpose,
+                                         reference, subject_pid, outcome, request_id,
+                                         prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             let mut pacer = crate::sched::Pacer::default();
             for e in &entries {
                 pacer.step();
+                id += 1;
+                let link = chainer.link(id, e);
                 insert.execute(rusqlite::params![
+                    id,
                     e.at,
                     e.actor_kind.as_str(),
                     e.actor_id,
@@ -214,8 +245,19 @@ impl Sink {
                     e.reference,
                     e.subject_pid,
                     e.outcome,
-                    e.request_id
+                    e.request_id,
+                    &link.prev[..],
+                    &link.hash[..]
                 ])?;
+            }
+            let mut head = tx.prepare_cached(
+                "INSERT INTO access_log_chain (day, last_id, head_hash, entries)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (day) DO UPDATE SET last_id = excluded.last_id,
+                     head_hash = excluded.head_hash, entries = excluded.entries",
+            )?;
+            for h in &chainer.heads {
+                head.execute(rusqlite::params![h.day, h.last_id, &h.hash[..], h.entries])?;
             }
             tx.execute(
                 "INSERT INTO access_journal (node_id, ingested_seq, updated_at)

@@ -12,10 +12,19 @@
 //! database, so a citizen's list of accesses is never behind her own requests.
 //! On PostgreSQL, or when another process holds the journal, a group-commit writer inserts
 //! entries directly.
+//!
+//! The log is tamper-evident: stored entries form one hash chain per UTC day, extended by
+//! every writer in the transaction that stores them (`chain.rs`); triggers refuse UPDATE and
+//! DELETE on `access_log` (migration 0007); the head of each ended day is sealed into the
+//! event log (`seal.rs`); and [`verify`] recomputes it all (`motcua audit verify`). Entries
+//! stored before the chain existed are left unchained and counted by the verifier.
 
+pub mod chain;
 mod checkpoint;
 mod ingest;
 pub mod journal;
+mod seal;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,8 +33,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{Db, DbError, DbResult, Tx, on_read};
+use chain::DAY_US;
 
 pub use ingest::{INDEX_RUN, INGEST_AT, INGEST_EVERY};
+pub use seal::{SEAL_AGGREGATE, SEAL_EVENT, SEAL_GRACE_US, Seal, seal_days};
+pub use verify::{AccessLogReport, verify};
 
 const MAX_BATCH: usize = 512;
 /// How long the journal writer lets a group fill after its first entry.
@@ -363,16 +375,35 @@ pub async fn insert_batch(db: &Db, entries: &[&AccessEntry]) -> DbResult<()> {
 }
 
 /// Inserts entries with their rows in the per-citizen index: written directly, they are
-/// indexed at once (only the journal's ingester leaves entries for a later sorted run).
+/// indexed at once (only the journal's ingester leaves entries for a later sorted run). The
+/// entries extend their days' chains (`chain.rs`): the heads are locked first, then ids are
+/// taken, so id order is chain order however many nodes write.
 async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
-    for chunk in entries.chunks(256) {
-        let keys: Vec<(i64, i64, Option<i64>)> = crate::on_tx!(tx, c => {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let days = chain::days_of(entries.iter().copied());
+    let mut chainer = chain::Chainer::new(lock_heads(tx, &days).await?);
+    let ids = take_ids(tx, entries.len()).await?;
+    let mut keys: Vec<SubjectKey> = Vec::new();
+    let mut rows = Vec::with_capacity(entries.len());
+    for (&id, &e) in ids.iter().zip(entries) {
+        let link = chainer.link(id, e);
+        if let Some(pid) = e.subject_pid {
+            keys.push(SubjectKey::new(pid, e.at, id));
+        }
+        rows.push((id, e, link));
+    }
+    for chunk in rows.chunks(256) {
+        crate::on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO audit.access_log (at, actor_kind, actor_id, actor_name, action, purpose,
-                                         reference, subject_pid, outcome, request_id) ",
+                "INSERT INTO audit.access_log (id, at, actor_kind, actor_id, actor_name, action,
+                                         purpose, reference, subject_pid, outcome, request_id,
+                                         prev_hash, hash) ",
             );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.at)
+            qb.push_values(chunk, |mut b, (id, e, link)| {
+                b.push_bind(*id)
+                    .push_bind(e.at)
                     .push_bind(e.actor_kind.as_str())
                     .push_bind(e.actor_id.clone())
                     .push_bind(e.actor_name.clone())
@@ -381,18 +412,29 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
                     .push_bind(e.reference.clone())
                     .push_bind(e.subject_pid)
                     .push_bind(e.outcome.clone())
-                    .push_bind(e.request_id.clone());
+                    .push_bind(e.request_id.clone())
+                    .push_bind(link.prev.to_vec())
+                    .push_bind(link.hash.to_vec());
             });
-            qb.push(" RETURNING id, at, subject_pid");
-            qb.build_query_as().fetch_all(&mut *c).await
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
-        let indexed: Vec<SubjectKey> = keys
-            .into_iter()
-            .filter_map(|(id, at, pid)| pid.map(|pid| SubjectKey::new(pid, at, id)))
-            .collect();
-        if indexed.is_empty() {
-            continue;
-        }
+    }
+    for head in &chainer.heads {
+        crate::on_tx!(tx, c => {
+            sqlx::query(
+                "UPDATE audit.access_log_chain SET last_id = $2, head_hash = $3, entries = $4
+                 WHERE day = $1",
+            )
+            .bind(head.day)
+            .bind(head.last_id)
+            .bind(head.hash.to_vec())
+            .bind(head.entries)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+    }
+    for indexed in keys.chunks(256) {
         let mut days: Vec<i64> = indexed.iter().map(|k| k.day).collect();
         days.sort_unstable();
         days.dedup();
@@ -408,7 +450,7 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO audit.access_log_subjects (day, subject_pid, at, id) ",
             );
-            qb.push_values(&indexed, |mut b, k| {
+            qb.push_values(indexed, |mut b, k| {
                 b.push_bind(k.day).push_bind(k.pid).push_bind(k.at).push_bind(k.id);
             });
             qb.push(" ON CONFLICT DO NOTHING");
@@ -418,8 +460,68 @@ async fn insert_entries(tx: &mut Tx, entries: &[&AccessEntry]) -> DbResult<()> {
     Ok(())
 }
 
-/// Microseconds in a day: the per-citizen index is keyed by (day, citizen, time, id).
-const DAY_US: i64 = 86_400_000_000;
+/// Takes the chain heads of `days` (ascending) for the rest of the transaction: a missing
+/// head is inserted empty first, so there is a row to lock. On PostgreSQL `FOR UPDATE` makes
+/// a second writer of the same day wait until this one commits, and then read the head it
+/// left; on SQLite the write transaction already excludes every other writer.
+async fn lock_heads(tx: &mut Tx, days: &[i64]) -> DbResult<Vec<chain::Head>> {
+    crate::on_tx!(tx, c => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "INSERT INTO audit.access_log_chain (day, last_id, head_hash, entries) ",
+        );
+        qb.push_values(days, |mut b, day| {
+            b.push_bind(*day).push_bind(0i64).push_bind(chain::GENESIS.to_vec()).push_bind(0i64);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    let lock = match tx.engine() {
+        crate::Engine::Postgres => " FOR UPDATE",
+        crate::Engine::Sqlite => "",
+    };
+    let rows: Vec<(i64, i64, Vec<u8>, i64)> = crate::on_tx!(tx, c => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT day, last_id, head_hash, entries FROM audit.access_log_chain WHERE day IN (",
+        );
+        let mut list = qb.separated(", ");
+        for day in days {
+            list.push_bind(*day);
+        }
+        qb.push(") ORDER BY day");
+        qb.push(lock);
+        qb.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, last_id, hash, entries)| chain::Head::stored(day, last_id, &hash, entries))
+        .collect())
+}
+
+/// `n` new entry ids, ascending, taken while the heads are held. PostgreSQL draws them from
+/// the table's sequence (other days' writers draw concurrently, so they need not be
+/// consecutive); on SQLite the single writer continues after the largest id.
+async fn take_ids(tx: &mut Tx, n: usize) -> DbResult<Vec<i64>> {
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let mut ids: Vec<i64> = match tx {
+        Tx::Postgres(t) => {
+            sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('audit.access_log', 'id'))
+                 FROM generate_series(1, $1)",
+            )
+            .bind(count)
+            .fetch_all(&mut **t)
+            .await?
+        }
+        Tx::Sqlite(t) => {
+            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit.access_log")
+                .fetch_one(&mut **t)
+                .await?;
+            (1..=count).map(|i| last + i).collect()
+        }
+    };
+    ids.sort_unstable();
+    Ok(ids)
+}
 
 /// One row of the per-citizen index (`audit.access_log_subjects`), in key order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
