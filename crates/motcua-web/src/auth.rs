@@ -82,15 +82,7 @@ impl FromRequestParts<AppState> for Ctx {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().map(str::to_owned);
-        let from_query = query.as_deref().and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "lang")
-                .and_then(|(_, v)| Lang::parse(v))
-        });
-        let lang = from_query
-            .or_else(|| cookie(&parts.headers, "lang").and_then(Lang::parse))
-            .unwrap_or(Lang::Vi);
+        let lang = Lang::of_request(&parts.uri, &parts.headers);
         let session = match cookie(&parts.headers, SESSION_COOKIE) {
             Some(token) => sessions::get(&state.db, token, motcua_db::clock::now_us())
                 .await

@@ -33,6 +33,23 @@ impl Lang {
         }
     }
 
+    /// The language a request asked for in its query string (`?lang=en`), if any.
+    pub fn from_query(uri: &axum::http::Uri) -> Option<Lang> {
+        uri.query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "lang")
+                .and_then(|(_, v)| Lang::parse(v))
+        })
+    }
+
+    /// The language of a page: `?lang=` first, then the `lang` cookie, then Vietnamese.
+    pub fn of_request(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Lang {
+        Lang::from_query(uri)
+            .or_else(|| crate::auth::cookie(headers, "lang").and_then(Lang::parse))
+            .unwrap_or(Lang::Vi)
+    }
+
     pub fn messages(self) -> &'static Messages {
         match self {
             Lang::Vi => &VI,
@@ -74,7 +91,24 @@ static EN: LazyLock<Messages> =
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_query_wins_over_the_cookie() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("cookie", "a=1; lang=en".parse().unwrap());
+        let plain: axum::http::Uri = "/staff".parse().unwrap();
+        let asked: axum::http::Uri = "/staff?x=1&lang=vi".parse().unwrap();
+        assert_eq!(Lang::of_request(&plain, &headers), Lang::En);
+        assert_eq!(Lang::of_request(&asked, &headers), Lang::Vi);
+        assert_eq!(
+            Lang::of_request(&plain, &axum::http::HeaderMap::new()),
+            Lang::Vi
+        );
+        let odd: axum::http::Uri = "/staff?lang=fr".parse().unwrap();
+        assert_eq!(Lang::from_query(&odd), None);
+    }
 
     #[test]
     fn both_languages_have_the_same_keys() {

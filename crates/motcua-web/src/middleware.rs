@@ -219,12 +219,7 @@ fn api_errors_as_problems(resp: Response) -> Response {
 
 /// `?lang=en|vi` on any page sets the `lang` cookie so the next pages keep the choice.
 fn chosen_language(uri: &axum::http::Uri) -> Option<crate::i18n::Lang> {
-    uri.query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "lang")
-            .and_then(|(_, v)| crate::i18n::Lang::parse(v))
-    })
+    crate::i18n::Lang::from_query(uri)
 }
 
 /// A fixed-window limiter keyed by client address (per node; a shared limit belongs in the

@@ -157,16 +157,7 @@ pub fn forbidden(ctx: &Ctx) -> Response {
 }
 
 pub fn not_found_page(req: &Request) -> Response {
-    // The same choice as `Ctx`: `?lang=` first, then the cookie, then Vietnamese.
-    let from_query = req.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "lang")
-            .and_then(|(_, v)| Lang::parse(v))
-    });
-    let lang = from_query
-        .or_else(|| crate::auth::cookie(req.headers(), "lang").and_then(Lang::parse))
-        .unwrap_or(Lang::Vi);
+    let lang = Lang::of_request(req.uri(), req.headers());
     message(
         &bare_ctx(lang, req.uri().path()),
         StatusCode::NOT_FOUND,
