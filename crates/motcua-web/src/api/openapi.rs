@@ -21,7 +21,7 @@ pub fn spec() -> Value {
                 "post": {
                     "operationId": "verifyIdentity",
                     "summary": "Check a name and date of birth against a personal identification number",
-                    "description": "Scope registry.verify. An unknown PID is reported as no match; the answer never reveals whether a PID exists.",
+                    "description": "Scope registry.verify. An unknown PID is reported as no match; the answer never reveals whether a PID exists. After a configured number of non-matching answers for one PID within a sliding window (default 5 in 24 hours), further verifications of that PID by the same client are refused with 429 and code verification.throttled until the oldest of them leaves the window; other PIDs are unaffected, and a match does not reset the count. Each client also has a daily quota (the day in Asia/Ho_Chi_Minh), refused with 429 and code verification.quota_exceeded. Refusals are recorded in the access log (outcome throttled or quota_exceeded).",
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerificationRequest" } } } },
                     "responses": {
                         "200": { "description": "Result per field", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerificationResult" } } } },
@@ -29,7 +29,14 @@ pub fn spec() -> Value {
                         "401": problem_response("Missing or wrong client credentials"),
                         "403": problem_response("The client lacks scope registry.verify"),
                         "415": problem_response("The body is not application/json"),
-                        "422": problem_response("Invalid fields; errors[] names each")
+                        "422": problem_response("Invalid fields; errors[] names each"),
+                        "429": {
+                            "description": "Refused by a limit: code verification.throttled (too many non-matching answers for this PID by this client) or verification.quota_exceeded (the client's daily quota is used up)",
+                            "headers": {
+                                "Retry-After": { "description": "Seconds until the verification is allowed again", "schema": { "type": "integer", "minimum": 1 } }
+                            },
+                            "content": { "application/problem+json": { "schema": problem } }
+                        }
                     }
                 }
             },
@@ -112,7 +119,7 @@ pub fn spec() -> Value {
                     "required": ["type", "title", "status", "code"],
                     "properties": {
                         "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
-                        "code": { "type": "string", "description": "stable machine code" },
+                        "code": { "type": "string", "description": "stable machine code, e.g. validation_failed, verification.throttled, verification.quota_exceeded" },
                         "detail": { "type": "string" },
                         "errors": {
                             "type": "array",
