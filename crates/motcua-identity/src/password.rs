@@ -132,8 +132,8 @@ impl PasswordService {
             let _turn = turn;
             hash_now(params, &password)
         })
-            .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?
+        .await
+        .map_err(|e| IdentityError::Internal(e.to_string()))?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no account.

@@ -506,8 +506,8 @@ mod tests {
             "officer-password-1",
             now,
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         assert_eq!(login, Err(LoginFailure::Disabled));
         let accounts = list(&db, now).await.unwrap();
         assert_eq!(
@@ -527,8 +527,8 @@ mod tests {
             "officer-password-1",
             now,
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         assert_eq!(login.map(|u| u.id), Ok(officer.id.clone()));
         let history = motcua_db::events::for_aggregate(&db, "staff_user", &officer.id)
             .await
@@ -593,8 +593,14 @@ mod tests {
             }
         };
         // A success in between starts the count again.
-        assert_eq!(login("wrong-1", t0).await, Err(LoginFailure::BadCredentials));
-        assert_eq!(login("wrong-2", t0 + 1).await, Err(LoginFailure::BadCredentials));
+        assert_eq!(
+            login("wrong-1", t0).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        assert_eq!(
+            login("wrong-2", t0 + 1).await,
+            Err(LoginFailure::BadCredentials)
+        );
         assert!(login("officer-password-1", t0 + 2).await.is_ok());
         for i in 0..2 {
             assert_eq!(
@@ -675,9 +681,16 @@ mod tests {
             .map(|i| {
                 let (db, passwords) = (db.clone(), passwords.clone());
                 tokio::spawn(async move {
-                    authenticate(&db, &passwords, policy, "officer", &format!("wrong-{i}"), now)
-                        .await
-                        .unwrap()
+                    authenticate(
+                        &db,
+                        &passwords,
+                        policy,
+                        "officer",
+                        &format!("wrong-{i}"),
+                        now,
+                    )
+                    .await
+                    .unwrap()
                 })
             })
             .collect();
@@ -691,14 +704,27 @@ mod tests {
         }
         // The tenth failure locks and the five after it find the account locked.
         assert_eq!(locked, 6);
-        let login = authenticate(&db, &passwords, policy, "officer", "officer-password-1", now)
-            .await
-            .unwrap();
+        let login = authenticate(
+            &db,
+            &passwords,
+            policy,
+            "officer",
+            "officer-password-1",
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(login, Err(LoginFailure::Locked));
         let kinds = event_types(&db, &user.id).await;
-        assert_eq!(kinds.iter().filter(|k| *k == "staff_user.locked").count(), 1);
         assert_eq!(
-            kinds.iter().filter(|k| *k == "staff_user.login_failed").count(),
+            kinds.iter().filter(|k| *k == "staff_user.locked").count(),
+            1
+        );
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| *k == "staff_user.login_failed")
+                .count(),
             16
         );
     }

@@ -105,10 +105,14 @@ impl ThrottleConfig {
 pub enum Verdict {
     Answered(VerificationResult),
     /// Too many non-matching answers for this PID lately; try again after this many seconds.
-    Throttled { retry_after_secs: u64 },
+    Throttled {
+        retry_after_secs: u64,
+    },
     /// The client's verifications for today are used up; the next day starts in this many
     /// seconds.
-    QuotaExceeded { retry_after_secs: u64 },
+    QuotaExceeded {
+        retry_after_secs: u64,
+    },
 }
 
 /// The limits with this node's share of their state. Cheap to clone.
@@ -365,7 +369,8 @@ const COUNT_FAILURE_POSTGRES: &str = "INSERT INTO verification_failures
             THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
     RETURNING recent_failures";
 
-const ADD_TO_QUOTA: &str = "INSERT INTO verification_quota (client_id, day, verifications, updated_at)
+const ADD_TO_QUOTA: &str =
+    "INSERT INTO verification_quota (client_id, day, verifications, updated_at)
     VALUES ($1, $2, $3, $4)
     ON CONFLICT (client_id, day) DO UPDATE SET
         verifications = verification_quota.verifications + excluded.verifications,

@@ -399,8 +399,14 @@ async fn openapi_describes_every_api_route() {
     let refused = &paths["/api/v1/registry/verifications"]["post"]["responses"]["429"];
     assert!(refused["headers"]["Retry-After"].is_object(), "{refused}");
     let description = refused["description"].as_str().unwrap();
-    assert!(description.contains("verification.throttled"), "{description}");
-    assert!(description.contains("verification.quota_exceeded"), "{description}");
+    assert!(
+        description.contains("verification.throttled"),
+        "{description}"
+    );
+    assert!(
+        description.contains("verification.quota_exceeded"),
+        "{description}"
+    );
     // Every schema reference resolves.
     let text = doc.to_string();
     for part in text.split("\"#/components/schemas/").skip(1) {
@@ -901,7 +907,13 @@ async fn assert_refused(resp: reqwest::Response, code: &str, min: u64, max: u64)
 #[tokio::test]
 async fn five_non_matches_throttle_that_pid_for_that_client() {
     let app = spawn_app().await;
-    let guess = |i: u32| with(an_request(), "date_of_birth", json!(format!("1990-01-{:02}", i + 1)));
+    let guess = |i: u32| {
+        with(
+            an_request(),
+            "date_of_birth",
+            json!(format!("1990-01-{:02}", i + 1)),
+        )
+    };
     for i in 0..5 {
         let resp = verify_as(&app, &app.verifier, guess(i)).await;
         assert_eq!(resp.status(), StatusCode::OK, "guess {i}");
@@ -954,7 +966,15 @@ async fn five_non_matches_throttle_that_pid_for_that_client() {
         .collect();
     assert_eq!(
         of_verifier,
-        ["no_match", "no_match", "no_match", "no_match", "no_match", "throttled", "throttled"]
+        [
+            "no_match",
+            "no_match",
+            "no_match",
+            "no_match",
+            "no_match",
+            "throttled",
+            "throttled"
+        ]
     );
     assert!(log.iter().all(|r| r.action == "verify"));
     let stored = motcua_registry::throttle::failures(&app.db, &app.verifier.client_id, AN_I64)
@@ -998,7 +1018,10 @@ async fn the_daily_quota_is_per_client() {
         .rev()
         .map(|r| r.outcome)
         .collect();
-    assert_eq!(outcomes, ["match", "match", "match", "quota_exceeded", "match"]);
+    assert_eq!(
+        outcomes,
+        ["match", "match", "match", "quota_exceeded", "match"]
+    );
     let now = motcua_db::clock::now_us();
     let used = motcua_registry::throttle::quota_used(&app.db, &app.verifier.client_id, now)
         .await

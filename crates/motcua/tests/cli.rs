@@ -691,7 +691,12 @@ async fn verification_throttle_holds_across_two_nodes() {
     let url = env.db.url.clone();
     let node = |listen: &str, cmd: &mut Command| {
         cmd.args(["serve", "--database", &url, "--listen", listen])
-            .args(["--verify-failures-per-pid", "3", "--verify-daily-quota", "100"]);
+            .args([
+                "--verify-failures-per-pid",
+                "3",
+                "--verify-daily-quota",
+                "100",
+            ]);
     };
     let (_a, node_a) = spawn_server(&env, |cmd, listen| node(listen, cmd));
     let (_b, node_b) = spawn_server(&env, |cmd, listen| node(listen, cmd));
