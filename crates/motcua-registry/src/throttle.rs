@@ -35,6 +35,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use motcua_db::{Db, Engine, on_read, on_write};
@@ -124,6 +125,8 @@ struct Inner {
     stripes: Box<[tokio::sync::Mutex<()>]>,
     hasher: RandomState,
     quota: Mutex<HashMap<String, NodeQuota>>,
+    /// The last day this node deleted expired counters.
+    purged_day: AtomicI64,
 }
 
 /// One client's count on this node for one day.
@@ -155,6 +158,7 @@ impl VerificationThrottle {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             hasher: RandomState::new(),
             quota: Mutex::new(HashMap::new()),
+            purged_day: AtomicI64::new(i64::MIN),
         }))
     }
 
@@ -171,6 +175,7 @@ impl VerificationThrottle {
         v: &Verification,
         now: i64,
     ) -> Result<Verdict> {
+        self.purge_daily(db, now);
         if let Some(retry_after_secs) = self.take_quota(db, client_id, now).await? {
             return Ok(Verdict::QuotaExceeded { retry_after_secs });
         }
@@ -210,9 +215,13 @@ impl VerificationThrottle {
         let refused = Some(secs_until_next_day(day, now));
         let to_write = {
             let mut map = self.lock_quota();
-            let q = map
-                .entry(client_id.to_owned())
-                .or_insert_with(|| NodeQuota::new(day));
+            // Looked up before inserting, so that the usual call allocates no key.
+            if !map.contains_key(client_id) {
+                map.insert(client_id.to_owned(), NodeQuota::new(day));
+            }
+            let Some(q) = map.get_mut(client_id) else {
+                return Ok(None);
+            };
             if q.day != day {
                 *q = NodeQuota::new(day);
             }
@@ -246,6 +255,28 @@ impl VerificationThrottle {
         }
         // This request is the last of the batch just written, number `total` of the day.
         Ok(if total > quota { refused } else { None })
+    }
+
+    /// Once a day per node, deletes the counters no limit looks at any more, in the
+    /// background so that no request waits for it.
+    fn purge_daily(&self, db: &Db, now: i64) {
+        let day = local_day(now);
+        let last = self.0.purged_day.load(Ordering::Relaxed);
+        if last >= day
+            || self
+                .0
+                .purged_day
+                .compare_exchange(last, day, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let (db, window) = (db.clone(), self.0.config.failure_window_us);
+        tokio::spawn(async move {
+            if let Err(e) = purge_expired(&db, now, window).await {
+                tracing::warn!(error = %e, "expired verification counters were not deleted");
+            }
+        });
     }
 
     fn lock_quota(&self) -> std::sync::MutexGuard<'_, HashMap<String, NodeQuota>> {
@@ -390,6 +421,29 @@ async fn add_to_quota(db: &Db, client_id: &str, day: i64, n: u64, now: i64) -> R
             .await
     })?;
     Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// Deletes the failures that have all left a window of `window_us` ending at `now`, and the
+/// quota counts of days before yesterday. They are counters, not records (the access log
+/// keeps every verification), so deleting them appends no event.
+pub async fn purge_expired(db: &Db, now: i64, window_us: i64) -> Result<u64> {
+    let before_day = day_text(local_day(now) - 1);
+    let failures = on_write!(db, c => {
+        sqlx::query("DELETE FROM verification_failures WHERE last_failure_at <= $1")
+            .bind(now - window_us)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    // 'YYYY-MM-DD' sorts as the dates do.
+    let days = on_write!(db, c => {
+        sqlx::query("DELETE FROM verification_quota WHERE day < $1")
+            .bind(before_day)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(failures + days)
 }
 
 /// The verifications counted in the database for a client on the day of `now`

@@ -947,4 +947,50 @@ mod throttling {
             1
         );
     }
+
+    #[tokio::test]
+    async fn expired_counters_are_purged() {
+        let db = registry().await;
+        let config = ThrottleConfig::default();
+        let window = config.failure_window_us;
+        let now = motcua_db::clock::now_us();
+        let day = 86_400 * 1_000_000;
+        throttle::record_failure(&db, "old", AN, 5, now - window)
+            .await
+            .unwrap();
+        throttle::record_failure(&db, "recent", AN, 5, now - window)
+            .await
+            .unwrap();
+        throttle::record_failure(&db, "recent", AN, 5, now - window + 1)
+            .await
+            .unwrap();
+        let node = VerificationThrottle::new(config);
+        for at in [now - 2 * day, now - day, now] {
+            node.verify(&db, "client-a", &an("1995-03-14"), at)
+                .await
+                .unwrap();
+        }
+        // Each verification above may have started the daily purge in the background too:
+        // a purge at an earlier time deletes a part of what this one does, so the outcome
+        // below is the same whichever ran first.
+        throttle::purge_expired(&db, now, window).await.unwrap();
+        assert!(throttle::failures(&db, "old", AN).await.unwrap().is_empty());
+        assert_eq!(
+            throttle::failures(&db, "recent", AN).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            throttle::quota_used(&db, "client-a", now - 2 * day)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            throttle::quota_used(&db, "client-a", now - day)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(throttle::quota_used(&db, "client-a", now).await.unwrap(), 1);
+    }
 }
