@@ -11,7 +11,8 @@
 //!   other clients are unaffected. A match does not reset the count: whoever learns the name
 //!   could otherwise reset it at will.
 //! - **Per client and day** (the day in Asia/Ho_Chi_Minh): at most `daily_quota`
-//!   verifications.
+//!   verifications. It is checked first; a request it admits counts even if the per-PID
+//!   limit then refuses it, and a request it refuses does not count.
 //!
 //! The state is in the database (`verification_failures`, `verification_quota`), so every
 //! `motcua serve` node sharing it applies the same limits. The cost on the hot path is one
@@ -32,6 +33,9 @@
 //! total. A node refuses once the total it knows plus its own unwritten count reach the
 //! quota, so with N nodes a client may exceed its quota by at most N × (batch − 1); the batch
 //! is a hundredth of the quota (1 to 64), so the overshoot is at most 1% per node.
+//!
+//! Counters no limit looks at any more (failures that have all left the window, quota counts
+//! of days before yesterday) are deleted once a day per node, in the background.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
