@@ -26,6 +26,9 @@ pub enum IdentityError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// Too many callers are already waiting for password hashing; try again later.
+    #[error("busy: try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("internal error: {0}")]

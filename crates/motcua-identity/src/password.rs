@@ -1,11 +1,13 @@
 //! Argon2id password hashing. Hashing is deliberately slow and memory-hungry, so it runs on the
-//! blocking pool behind a semaphore: a burst of logins cannot exhaust memory or starve requests.
+//! blocking pool on at most half the cores, and only a bounded number of callers may wait for
+//! a turn: past that a burst of logins is refused at once ([`IdentityError::Busy`]) instead of
+//! piling up memory and time, and the other half of the machine keeps serving requests.
 
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{IdentityError, Result, invalid};
 
@@ -31,10 +33,37 @@ impl Default for ArgonParams {
     }
 }
 
+/// How much hashing may run at once and how many callers may wait for it (configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLimits {
+    /// Hashes computed at the same time; by default half the cores, at least one.
+    pub workers: usize,
+    /// Callers that may wait for a worker; one more is refused with [`IdentityError::Busy`].
+    pub queue: usize,
+}
+
+impl Default for HashingLimits {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        HashingLimits {
+            workers: (cpus / 2).max(1),
+            queue: 32,
+        }
+    }
+}
+
+/// Seconds a caller refused for a full queue is asked to wait (`Retry-After`).
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
 #[derive(Clone)]
 pub struct PasswordService {
     params: ArgonParams,
-    permits: Arc<Semaphore>,
+    /// One permit per hash that may run.
+    workers: Arc<Semaphore>,
+    /// One permit per caller that may be running or waiting; taken without waiting.
+    admitted: Arc<Semaphore>,
     /// A hash of a random password, verified against when the account does not exist so that
     /// response time does not reveal which usernames exist.
     dummy_hash: Arc<str>,
@@ -42,15 +71,34 @@ pub struct PasswordService {
 
 impl PasswordService {
     pub fn new(params: ArgonParams) -> Result<PasswordService> {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        Self::with_limits(params, HashingLimits::default())
+    }
+
+    pub fn with_limits(params: ArgonParams, limits: HashingLimits) -> Result<PasswordService> {
+        if limits.workers == 0 {
+            return Err(invalid("workers", "must be at least 1"));
+        }
         let dummy = hash_now(params, &crate::token::random_token(24))?;
         Ok(PasswordService {
             params,
-            permits: Arc::new(Semaphore::new(cpus)),
+            workers: Arc::new(Semaphore::new(limits.workers)),
+            admitted: Arc::new(Semaphore::new(limits.workers + limits.queue)),
             dummy_hash: Arc::from(dummy),
         })
+    }
+
+    /// A turn at hashing: admission without waiting (or [`IdentityError::Busy`]), then a worker.
+    async fn turn(&self) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit)> {
+        let admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| IdentityError::Busy {
+                retry_after_secs: BUSY_RETRY_AFTER_SECS,
+            })?;
+        let worker = Arc::clone(&self.workers)
+            .acquire_owned()
+            .await
+            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        Ok((admitted, worker))
     }
 
     /// Checks the policy for a new password.
@@ -75,16 +123,17 @@ impl PasswordService {
     }
 
     pub async fn hash(&self, password: &str) -> Result<String> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let turn = self.turn().await?;
         let params = self.params;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_now(params, &password))
-            .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?
+        // The permits move into the blocking task: a caller that gives up (a closed
+        // connection) does not free a worker whose hash is still running.
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            hash_now(params, &password)
+        })
+        .await
+        .map_err(|e| IdentityError::Internal(e.to_string()))?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is no account.
@@ -92,15 +141,12 @@ impl PasswordService {
         if password.chars().count() > MAX_PASSWORD_CHARS {
             return Ok(false);
         }
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| IdentityError::Internal(e.to_string()))?;
+        let turn = self.turn().await?;
         let exists = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             PasswordHash::new(&stored)
                 .map(|h| {
                     Argon2::default()
@@ -148,6 +194,58 @@ mod tests {
         assert!(s.verify("correct horse battery", Some(&h)).await.unwrap());
         assert!(!s.verify("wrong horse battery", Some(&h)).await.unwrap());
         assert!(!s.verify("correct horse battery", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_frees_up() {
+        let s = PasswordService::with_limits(
+            fast(),
+            HashingLimits {
+                workers: 1,
+                queue: 1,
+            },
+        )
+        .unwrap();
+        let h = s.hash("correct horse battery").await.unwrap();
+        // One caller holds the worker, a second waits for it: the queue is full.
+        let running = s.turn().await.unwrap();
+        let s2 = s.clone();
+        let waiting = tokio::spawn(async move { s2.hash("another passphrase").await });
+        while s.admitted.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        for attempt in [
+            s.verify("correct horse battery", Some(&h)).await,
+            s.hash("a third passphrase").await.map(|_| true),
+        ] {
+            match attempt {
+                Err(IdentityError::Busy { retry_after_secs }) => {
+                    assert_eq!(retry_after_secs, BUSY_RETRY_AFTER_SECS)
+                }
+                other => panic!("expected Busy, got {other:?}"),
+            }
+        }
+        drop(running);
+        assert!(waiting.await.unwrap().unwrap().starts_with("$argon2id$"));
+        assert!(s.verify("correct horse battery", Some(&h)).await.unwrap());
+    }
+
+    #[test]
+    fn default_limits_use_half_the_cores() {
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        let limits = HashingLimits::default();
+        assert_eq!(limits.workers, (cpus / 2).max(1));
+        assert!(limits.queue > 0);
+        assert!(
+            PasswordService::with_limits(
+                fast(),
+                HashingLimits {
+                    workers: 0,
+                    queue: 1
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]

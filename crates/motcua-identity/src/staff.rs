@@ -9,9 +9,24 @@ use serde_json::json;
 use crate::password::PasswordService;
 use crate::{IdentityError, Result, invalid};
 
-/// Failed logins after which an account is locked for [`LOCK_US`].
-pub const MAX_FAILED_LOGINS: i32 = 10;
-pub const LOCK_US: i64 = 15 * 60 * 1_000_000;
+/// When repeated failed sign-ins lock an account, and for how long (configuration). The lock
+/// always expires, so someone guessing at a username cannot keep its owner out for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failed sign-ins in a row that lock the account.
+    pub threshold: i32,
+    /// How long the lock lasts (µs). Failures while locked do not extend it.
+    pub lock_us: i64,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            threshold: 10,
+            lock_us: 15 * 60 * 1_000_000,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,7 +78,6 @@ struct Row {
     display_name: String,
     role: String,
     password_hash: String,
-    failed_logins: i32,
     locked_until: Option<i64>,
     disabled_at: Option<i64>,
     created_at: i64,
@@ -80,8 +94,8 @@ impl Row {
     }
 }
 
-const SELECT: &str = "SELECT id, username, display_name, role, password_hash, failed_logins,
-    locked_until, disabled_at, created_at FROM staff_users";
+const SELECT: &str = "SELECT id, username, display_name, role, password_hash, locked_until,
+    disabled_at, created_at FROM staff_users";
 
 fn check_username(u: &str) -> Result<()> {
     let ok_chars = u
@@ -191,11 +205,42 @@ pub enum LoginFailure {
     Disabled,
 }
 
-/// Checks a username and password. Counts failures and locks the account after
-/// [`MAX_FAILED_LOGINS`] in a row.
+/// One failed sign-in, counted in one atomic statement so that concurrent attempts cannot
+/// lose each other's count. While the account is locked the count is set past the threshold
+/// and the lock is kept as it is; once the lock has expired counting starts again. The lock is
+/// set by exactly the failure whose count reaches the threshold, and that count is stored as
+/// the threshold itself, so `failed_logins = threshold` in the answer means "this attempt
+/// locked the account".
+const COUNT_FAILURE: &str = "UPDATE staff_users SET
+    failed_logins = CASE
+        WHEN locked_until > $2 THEN $3 + 1
+        WHEN (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1 >= $3 THEN $3
+        ELSE (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1
+    END,
+    locked_until = CASE
+        WHEN locked_until > $2 THEN locked_until
+        WHEN (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1 >= $3 THEN $4
+        ELSE NULL
+    END,
+    updated_at = $2
+    WHERE id = $1
+    RETURNING failed_logins, locked_until";
+
+/// A successful sign-in clears the count, but only if the account is not locked at that
+/// moment: the condition is checked on the row as it is when updated, not as it was read.
+const COUNT_SUCCESS: &str = "UPDATE staff_users SET failed_logins = 0, locked_until = NULL,
+    updated_at = $2
+    WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)
+    RETURNING id";
+
+/// Checks a username and password. Counts failures and locks the account for
+/// `policy.lock_us` after `policy.threshold` in a row; while it is locked even the right
+/// password is refused. The password is always hashed, whether the account exists, is
+/// locked or disabled, so the time taken reveals none of these.
 pub async fn authenticate(
     db: &Db,
     passwords: &PasswordService,
+    policy: LockoutPolicy,
     username: &str,
     password: &str,
     now: i64,
@@ -210,49 +255,73 @@ pub async fn authenticate(
     if row.disabled_at.is_some() {
         return Ok(Err(LoginFailure::Disabled));
     }
-    if row.locked_until.is_some_and(|t| t > now) {
-        return Ok(Err(LoginFailure::Locked));
-    }
+    let threshold = policy.threshold.max(1);
+    let until = now.saturating_add(policy.lock_us);
     let mut tx = db.begin().await?;
-    let (failed, locked_until, event_type) = if ok {
-        (0, None, "staff_user.logged_in")
+    let (outcome, locked_now) = if ok {
+        let cleared: Option<String> = on_tx!(&mut tx, c => {
+            sqlx::query_scalar(COUNT_SUCCESS)
+                .bind(&row.id)
+                .bind(now)
+                .fetch_optional(&mut *c)
+                .await
+        })?;
+        match cleared {
+            Some(_) => (Ok(row.user()?), false),
+            None => (Err(LoginFailure::Locked), false),
+        }
     } else {
-        let failed = row.failed_logins + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS).then_some(now + LOCK_US);
-        (failed, lock, "staff_user.login_failed")
+        let counted: Option<(i32, Option<i64>)> = on_tx!(&mut tx, c => {
+            sqlx::query_as(COUNT_FAILURE)
+                .bind(&row.id)
+                .bind(now)
+                .bind(threshold)
+                .bind(until)
+                .fetch_optional(&mut *c)
+                .await
+        })?;
+        match counted {
+            Some((failed, Some(t))) if t > now => (Err(LoginFailure::Locked), failed == threshold),
+            _ => (Err(LoginFailure::BadCredentials), false),
+        }
     };
-    on_tx!(&mut tx, c => {
-        sqlx::query(
-            "UPDATE staff_users SET failed_logins = $1, locked_until = $2, updated_at = $3
-             WHERE id = $4",
-        )
-        .bind(if failed >= MAX_FAILED_LOGINS { 0 } else { failed })
-        .bind(locked_until)
-        .bind(now)
-        .bind(&row.id)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let locked = outcome == Err(LoginFailure::Locked);
+    let event_type = if outcome.is_ok() {
+        "staff_user.logged_in"
+    } else {
+        "staff_user.login_failed"
+    };
+    let actor = format!("staff:{}", row.username);
     events::append(
         &mut tx,
         &NewEvent {
             aggregate_type: "staff_user",
             aggregate_id: &row.id,
             event_type,
-            actor: &format!("staff:{}", row.username),
+            actor: &actor,
             reason: "login",
-            payload: json!({ "locked": locked_until.is_some() }),
+            payload: json!({ "locked": locked }),
             occurred_at: now,
         },
     )
     .await?;
+    if locked_now {
+        events::append(
+            &mut tx,
+            &NewEvent {
+                aggregate_type: "staff_user",
+                aggregate_id: &row.id,
+                event_type: "staff_user.locked",
+                actor: &actor,
+                reason: "too many failed sign-ins",
+                payload: json!({ "failed_logins": threshold, "locked_until": until }),
+                occurred_at: now,
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
-    Ok(if ok {
-        Ok(row.user()?)
-    } else {
-        Err(LoginFailure::BadCredentials)
-    })
+    Ok(outcome)
 }
 
 async fn find_row(db: &Db, username: &str) -> Result<Option<Row>> {
@@ -429,9 +498,16 @@ mod tests {
             Err(IdentityError::NotFound)
         ));
         assert!(sessions::get(&db, &token, now).await.unwrap().is_none());
-        let login = authenticate(&db, &passwords, "officer", "officer-password-1", now)
-            .await
-            .unwrap();
+        let login = authenticate(
+            &db,
+            &passwords,
+            LockoutPolicy::default(),
+            "officer",
+            "officer-password-1",
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(login, Err(LoginFailure::Disabled));
         let accounts = list(&db, now).await.unwrap();
         assert_eq!(
@@ -443,9 +519,16 @@ mod tests {
         );
 
         enable(&db, &officer.id, &admin).await.unwrap();
-        let login = authenticate(&db, &passwords, "officer", "officer-password-1", now)
-            .await
-            .unwrap();
+        let login = authenticate(
+            &db,
+            &passwords,
+            LockoutPolicy::default(),
+            "officer",
+            "officer-password-1",
+            now,
+        )
+        .await
+        .unwrap();
         assert_eq!(login.map(|u| u.id), Ok(officer.id.clone()));
         let history = motcua_db::events::for_aggregate(&db, "staff_user", &officer.id)
             .await
@@ -461,5 +544,188 @@ mod tests {
             ]
         );
         assert_eq!(history[1].actor, "staff:admin");
+    }
+
+    fn fast_passwords() -> PasswordService {
+        PasswordService::new(ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
+    }
+
+    async fn event_types(db: &Db, id: &str) -> Vec<String> {
+        motcua_db::events::for_aggregate(db, "staff_user", id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_lock_refuses_the_right_password_and_expires() {
+        let db = motcua_db::testing::fresh().await.unwrap();
+        let passwords = fast_passwords();
+        let policy = LockoutPolicy {
+            threshold: 3,
+            lock_us: 1_000_000,
+        };
+        let user = create(
+            &db,
+            &passwords,
+            "officer",
+            "Cán bộ",
+            Role::Officer,
+            "officer-password-1",
+            "test",
+        )
+        .await
+        .unwrap();
+        let t0 = 1_800_000_000_000_000;
+        let login = |password: &'static str, now: i64| {
+            let (db, passwords) = (db.clone(), passwords.clone());
+            async move {
+                authenticate(&db, &passwords, policy, "officer", password, now)
+                    .await
+                    .unwrap()
+            }
+        };
+        // A success in between starts the count again.
+        assert_eq!(
+            login("wrong-1", t0).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        assert_eq!(
+            login("wrong-2", t0 + 1).await,
+            Err(LoginFailure::BadCredentials)
+        );
+        assert!(login("officer-password-1", t0 + 2).await.is_ok());
+        for i in 0..2 {
+            assert_eq!(
+                login("wrong", t0 + 3 + i).await,
+                Err(LoginFailure::BadCredentials)
+            );
+        }
+        // The third failure in a row locks; the right password is refused while locked.
+        let locked_at = t0 + 5;
+        assert_eq!(login("wrong", locked_at).await, Err(LoginFailure::Locked));
+        assert_eq!(
+            login("officer-password-1", locked_at + 1).await,
+            Err(LoginFailure::Locked)
+        );
+        assert!(list(&db, locked_at + 1).await.unwrap()[0].locked);
+        // Failing again while locked does not extend the lock.
+        assert_eq!(
+            login("wrong", locked_at + 999_999).await,
+            Err(LoginFailure::Locked)
+        );
+        assert_eq!(
+            login("officer-password-1", locked_at + 999_999).await,
+            Err(LoginFailure::Locked)
+        );
+        // Once it has expired, the right password signs in.
+        let after = locked_at + policy.lock_us;
+        assert!(!list(&db, after).await.unwrap()[0].locked);
+        assert_eq!(
+            login("officer-password-1", after).await.map(|u| u.id),
+            Ok(user.id.clone())
+        );
+        let kinds = event_types(&db, &user.id).await;
+        assert_eq!(
+            kinds,
+            [
+                "staff_user.created",
+                "staff_user.login_failed",
+                "staff_user.login_failed",
+                "staff_user.logged_in",
+                "staff_user.login_failed",
+                "staff_user.login_failed",
+                "staff_user.login_failed",
+                "staff_user.locked",
+                "staff_user.login_failed",
+                "staff_user.login_failed",
+                "staff_user.login_failed",
+                "staff_user.logged_in",
+            ]
+        );
+        // After an expired lock, counting starts again from one.
+        for i in 0..2 {
+            assert_eq!(
+                login("wrong", after + 1 + i).await,
+                Err(LoginFailure::BadCredentials)
+            );
+        }
+        assert_eq!(login("wrong", after + 3).await, Err(LoginFailure::Locked));
+    }
+
+    #[tokio::test]
+    async fn concurrent_failures_are_all_counted() {
+        let db = motcua_db::testing::fresh().await.unwrap();
+        let passwords = fast_passwords();
+        let policy = LockoutPolicy::default();
+        let user = create(
+            &db,
+            &passwords,
+            "officer",
+            "Cán bộ",
+            Role::Officer,
+            "officer-password-1",
+            "test",
+        )
+        .await
+        .unwrap();
+        let now = motcua_db::clock::now_us();
+        let attempts: Vec<_> = (0..15)
+            .map(|i| {
+                let (db, passwords) = (db.clone(), passwords.clone());
+                tokio::spawn(async move {
+                    authenticate(
+                        &db,
+                        &passwords,
+                        policy,
+                        "officer",
+                        &format!("wrong-{i}"),
+                        now,
+                    )
+                    .await
+                    .unwrap()
+                })
+            })
+            .collect();
+        let mut locked = 0;
+        for a in attempts {
+            match a.await.unwrap() {
+                Err(LoginFailure::Locked) => locked += 1,
+                Err(LoginFailure::BadCredentials) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        // The tenth failure locks and the five after it find the account locked.
+        assert_eq!(locked, 6);
+        let login = authenticate(
+            &db,
+            &passwords,
+            policy,
+            "officer",
+            "officer-password-1",
+            now,
+        )
+        .await
+        .unwrap();
+        assert_eq!(login, Err(LoginFailure::Locked));
+        let kinds = event_types(&db, &user.id).await;
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "staff_user.locked").count(),
+            1
+        );
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| *k == "staff_user.login_failed")
+                .count(),
+            16
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod record;
 mod row_reader;
 pub mod search;
 mod sorted_reader;
+pub mod throttle;
 pub mod verify;
 pub mod vital;
 

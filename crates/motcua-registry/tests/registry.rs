@@ -773,3 +773,224 @@ async fn residence_and_id_cards_keep_history() {
     .unwrap_err();
     assert!(e.to_string().contains("address"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Verification limits
+// ---------------------------------------------------------------------------------------
+
+mod throttling {
+    use super::*;
+    use motcua_registry::throttle::{self, ThrottleConfig, Verdict, VerificationThrottle};
+    use motcua_registry::verify::Verification;
+
+    const AN: i64 = 1_095_012_345;
+
+    async fn registry() -> motcua_db::testing::TestDb {
+        let db = testing::fresh().await.unwrap();
+        motcua_registry::admin_units::seed(&db).await.unwrap();
+        assert!(import_str(&db, &sample()).await.is_complete());
+        db
+    }
+
+    fn an(dob: &str) -> Verification {
+        VerificationRequest {
+            pid: Some("001095012345".into()),
+            full_name: Some("Nguyễn Văn An".into()),
+            date_of_birth: Some(dob.into()),
+            purpose: Some("test".into()),
+        }
+        .check()
+        .unwrap()
+    }
+
+    fn guess(i: usize) -> Verification {
+        an(&format!("19{:02}-01-01", i % 90))
+    }
+
+    #[tokio::test]
+    async fn parallel_non_matches_are_all_counted() {
+        let db = registry().await;
+        let now = motcua_db::clock::now_us();
+        let counts: Vec<_> = (0..20)
+            .map(|i| {
+                let db = db.db.clone();
+                tokio::spawn(async move {
+                    throttle::record_failure(&db, "client-a", AN, 25, now + i)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for c in counts {
+            c.await.unwrap();
+        }
+        let stored = throttle::failures(&db, "client-a", AN).await.unwrap();
+        assert_eq!(stored, (0..20).map(|i| now + i).collect::<Vec<_>>());
+        // Only one more than the limit is kept: the last five counted (in whatever order the
+        // parallel writers arrived) and this one.
+        let kept = throttle::record_failure(&db, "client-a", AN, 5, now + 20)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 6, "{kept:?}");
+        assert_eq!(kept.last(), Some(&(now + 20)));
+        assert!(kept[..5].iter().all(|t| stored.contains(t)), "{kept:?}");
+        let sequential: Vec<i64> = (21..30).map(|i| now + i).collect();
+        for t in &sequential {
+            throttle::record_failure(&db, "client-a", AN, 5, *t)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            throttle::failures(&db, "client-a", AN).await.unwrap(),
+            sequential[3..]
+        );
+        assert!(
+            throttle::failures(&db, "client-b", AN)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// Two nodes (each with its own lock and quota counts) on one database, 20 guesses at once.
+    async fn race(
+        config: ThrottleConfig,
+        guesses: impl Fn(usize) -> Verification,
+    ) -> (Vec<Verdict>, motcua_db::testing::TestDb) {
+        let db = registry().await;
+        let nodes = [
+            VerificationThrottle::new(config),
+            VerificationThrottle::new(config),
+        ];
+        let now = motcua_db::clock::now_us();
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let (db, node, v) = (db.db.clone(), nodes[i % 2].clone(), guesses(i));
+                tokio::spawn(async move { node.verify(&db, "client-a", &v, now).await.unwrap() })
+            })
+            .collect();
+        let mut verdicts = Vec::new();
+        for t in tasks {
+            verdicts.push(t.await.unwrap());
+        }
+        (verdicts, db)
+    }
+
+    #[tokio::test]
+    async fn racing_guesses_get_no_more_than_the_limit_of_answers() {
+        let config = ThrottleConfig {
+            daily_quota: 0,
+            ..ThrottleConfig::default()
+        };
+        let (verdicts, db) = race(config, guess).await;
+        let answered = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Answered(r) if !r.matched))
+            .count();
+        let throttled = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Throttled { retry_after_secs } if *retry_after_secs > 86_000))
+            .count();
+        assert_eq!((answered, throttled), (5, 15), "{verdicts:?}");
+        // The right answer is refused now too, and another client is not.
+        let node = VerificationThrottle::new(config);
+        let now = motcua_db::clock::now_us();
+        let right = an("1995-03-14");
+        assert!(matches!(
+            node.verify(&db, "client-a", &right, now).await.unwrap(),
+            Verdict::Throttled { .. }
+        ));
+        assert!(matches!(
+            node.verify(&db, "client-b", &right, now).await.unwrap(),
+            Verdict::Answered(r) if r.matched
+        ));
+        // A day later the window has moved past them.
+        let later = now + config.failure_window_us;
+        assert!(matches!(
+            node.verify(&db, "client-a", &right, later).await.unwrap(),
+            Verdict::Answered(r) if r.matched
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_daily_quota_holds_across_nodes() {
+        let config = ThrottleConfig {
+            failures_per_pid: 0,
+            daily_quota: 10,
+            ..ThrottleConfig::default()
+        };
+        let (verdicts, db) = race(config, |_| an("1995-03-14")).await;
+        let answered = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::Answered(r) if r.matched))
+            .count();
+        let refused = verdicts
+            .iter()
+            .filter(|v| matches!(v, Verdict::QuotaExceeded { retry_after_secs } if *retry_after_secs <= 86_400))
+            .count();
+        assert_eq!((answered, refused), (10, 10), "{verdicts:?}");
+        let now = motcua_db::clock::now_us();
+        assert!(throttle::quota_used(&db, "client-a", now).await.unwrap() >= 10);
+        // The next day (in Hà Nội) starts a new count.
+        let node = VerificationThrottle::new(config);
+        let tomorrow = now + 86_400 * 1_000_000;
+        assert!(matches!(
+            node.verify(&db, "client-a", &an("1995-03-14"), tomorrow)
+                .await
+                .unwrap(),
+            Verdict::Answered(_)
+        ));
+        assert_eq!(
+            throttle::quota_used(&db, "client-a", tomorrow)
+                .await
+                .unwrap(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_counters_are_purged() {
+        let db = registry().await;
+        let config = ThrottleConfig::default();
+        let window = config.failure_window_us;
+        let now = motcua_db::clock::now_us();
+        let day = 86_400 * 1_000_000;
+        throttle::record_failure(&db, "old", AN, 5, now - window)
+            .await
+            .unwrap();
+        throttle::record_failure(&db, "recent", AN, 5, now - window)
+            .await
+            .unwrap();
+        throttle::record_failure(&db, "recent", AN, 5, now - window + 1)
+            .await
+            .unwrap();
+        let node = VerificationThrottle::new(config);
+        for at in [now - 2 * day, now - day, now] {
+            node.verify(&db, "client-a", &an("1995-03-14"), at)
+                .await
+                .unwrap();
+        }
+        // Each verification above may have started the daily purge in the background too:
+        // a purge at an earlier time deletes a part of what this one does, so the outcome
+        // below is the same whichever ran first.
+        throttle::purge_expired(&db, now, window).await.unwrap();
+        assert!(throttle::failures(&db, "old", AN).await.unwrap().is_empty());
+        assert_eq!(
+            throttle::failures(&db, "recent", AN).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            throttle::quota_used(&db, "client-a", now - 2 * day)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            throttle::quota_used(&db, "client-a", now - day)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(throttle::quota_used(&db, "client-a", now).await.unwrap(), 1);
+    }
+}

@@ -170,6 +170,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Sent as the `Retry-After` header (seconds), not in the body.
+    #[serde(skip)]
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -183,7 +186,31 @@ impl Problem {
             detail: None,
             errors: Vec::new(),
             request_id: None,
+            retry_after_secs: None,
         }
+    }
+
+    pub fn retry_after(mut self, secs: u64) -> Problem {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Too many non-matching answers for one PID: `verification.throttled` (429).
+    pub fn verification_throttled(retry_after_secs: u64) -> Problem {
+        Problem::of(ErrorCode::VerificationThrottled)
+            .detail(format!(
+            "this client may verify this personal identification number again in {retry_after_secs} s"
+        ))
+        .retry_after(retry_after_secs)
+    }
+
+    /// The client's daily quota is used up: `verification.quota_exceeded` (429).
+    pub fn verification_quota_exceeded(retry_after_secs: u64) -> Problem {
+        Problem::of(ErrorCode::VerificationQuotaExceeded)
+            .detail(format!(
+                "the quota starts again at midnight (Asia/Ho_Chi_Minh), in {retry_after_secs} s"
+            ))
+            .retry_after(retry_after_secs)
     }
 
     pub fn detail(mut self, d: impl Into<String>) -> Problem {
@@ -232,6 +259,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -273,6 +304,9 @@ impl From<motcua_identity::IdentityError> for Problem {
                 Problem::of(ErrorCode::Conflict).detail(what)
             }
             motcua_identity::IdentityError::NotFound => Problem::of(ErrorCode::NotFound),
+            motcua_identity::IdentityError::Busy { retry_after_secs } => {
+                Problem::of(ErrorCode::Overloaded).retry_after(retry_after_secs)
+            }
             other => {
                 tracing::error!(error = %other, "identity error");
                 Problem::internal()

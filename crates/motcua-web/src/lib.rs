@@ -22,7 +22,9 @@ use axum::Router;
 use motcua_db::Db;
 use motcua_db::access_log::AccessLog;
 use motcua_identity::clients::ClientCache;
-use motcua_identity::password::{ArgonParams, PasswordService};
+use motcua_identity::password::{ArgonParams, HashingLimits, PasswordService};
+use motcua_identity::staff::LockoutPolicy;
+use motcua_registry::throttle::{ThrottleConfig, VerificationThrottle};
 
 /// Settings of the web layer.
 #[derive(Debug, Clone)]
@@ -33,6 +35,12 @@ pub struct WebConfig {
     pub argon: ArgonParams,
     /// Login attempts allowed per client address per minute.
     pub login_attempts_per_minute: u32,
+    /// How much password hashing runs at once and how many sign-ins may wait for it.
+    pub hashing: HashingLimits,
+    /// When failed sign-ins lock a staff account, and for how long.
+    pub lockout: LockoutPolicy,
+    /// Limits on the verification API per client (non-matches per PID, daily quota).
+    pub verification: ThrottleConfig,
 }
 
 impl Default for WebConfig {
@@ -41,6 +49,9 @@ impl Default for WebConfig {
             secure_cookies: false,
             argon: ArgonParams::default(),
             login_attempts_per_minute: 20,
+            hashing: HashingLimits::default(),
+            lockout: LockoutPolicy::default(),
+            verification: ThrottleConfig::default(),
         }
     }
 }
@@ -61,6 +72,7 @@ pub struct Shared {
     pub quality_reports: motcua_registry::quality::ReportCache,
     pub metrics: Arc<metrics::Metrics>,
     pub login_limiter: Arc<middleware::RateLimiter>,
+    pub verification_throttle: VerificationThrottle,
     pub config: Arc<WebConfig>,
 }
 
@@ -68,7 +80,7 @@ impl AppState {
     /// Builds the state; starts the access-log writer on the current runtime.
     pub fn new(db: Db, config: WebConfig) -> Result<AppState, motcua_identity::IdentityError> {
         Ok(AppState(Arc::new(Shared {
-            passwords: PasswordService::new(config.argon)?,
+            passwords: PasswordService::with_limits(config.argon, config.hashing)?,
             clients: ClientCache::default(),
             access_log: AccessLog::start(db.clone()),
             quality_reports: Default::default(),
@@ -77,6 +89,7 @@ impl AppState {
                 config.login_attempts_per_minute,
                 Duration::from_secs(60),
             )),
+            verification_throttle: VerificationThrottle::new(config.verification),
             config: Arc::new(config),
             db,
         })))

@@ -53,6 +53,11 @@ impl App {
 }
 
 async fn spawn_app() -> App {
+    spawn_app_with(WebConfig::default()).await
+}
+
+/// The app with `config` (its Argon2 cost is made cheap for tests).
+async fn spawn_app_with(config: WebConfig) -> App {
     let db = testing::fresh().await.unwrap();
     motcua_registry::admin_units::seed(&db).await.unwrap();
     let report = csv_io::import(
@@ -75,7 +80,7 @@ async fn spawn_app() -> App {
                 iterations: 1,
                 parallelism: 1,
             },
-            ..Default::default()
+            ..config
         },
     )
     .unwrap();
@@ -390,6 +395,18 @@ async fn openapi_describes_every_api_route() {
     let documented: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
     let registered: BTreeSet<&str> = routes.iter().map(|r| r.0).collect();
     assert_eq!(documented, registered);
+    // The limits of the verification API are described with their codes and header.
+    let refused = &paths["/api/v1/registry/verifications"]["post"]["responses"]["429"];
+    assert!(refused["headers"]["Retry-After"].is_object(), "{refused}");
+    let description = refused["description"].as_str().unwrap();
+    assert!(
+        description.contains("verification.throttled"),
+        "{description}"
+    );
+    assert!(
+        description.contains("verification.quota_exceeded"),
+        "{description}"
+    );
     // Every schema reference resolves.
     let text = doc.to_string();
     for part in text.split("\"#/components/schemas/").skip(1) {
@@ -869,6 +886,149 @@ async fn every_verification_is_recorded() {
     assert_eq!(accesses(&app, AN_I64).await.len(), calls.len());
 }
 
+/// Asserts a 429 problem with `code` and a `Retry-After` within `(min, max]` seconds.
+async fn assert_refused(resp: reqwest::Response, code: &str, min: u64, max: u64) {
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{code}");
+    assert_eq!(content_type(&resp), "application/problem+json");
+    let retry: u64 = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > min && retry <= max, "Retry-After {retry}");
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["status"], 429);
+    assert_eq!(p["code"], code);
+}
+
+#[tokio::test]
+async fn five_non_matches_throttle_that_pid_for_that_client() {
+    let app = spawn_app().await;
+    let guess = |i: u32| {
+        with(
+            an_request(),
+            "date_of_birth",
+            json!(format!("1990-01-{:02}", i + 1)),
+        )
+    };
+    for i in 0..5 {
+        let resp = verify_as(&app, &app.verifier, guess(i)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "guess {i}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["match"], false);
+    }
+    // The sixth is refused, and so is the right answer: the count is not reset by it.
+    let day = 24 * 3600;
+    assert_refused(
+        verify_as(&app, &app.verifier, guess(5)).await,
+        "verification.throttled",
+        day - 120,
+        day,
+    )
+    .await;
+    assert_refused(
+        verify_as(&app, &app.verifier, an_request()).await,
+        "verification.throttled",
+        day - 120,
+        day,
+    )
+    .await;
+    // Another PID for the same client, and the same PID for another client, are unaffected.
+    let anh = json!({ "pid": "079085000777", "full_name": "Lê Văn Ánh", "date_of_birth": "1985", "purpose": "x" });
+    let resp = verify_as(&app, &app.verifier, anh).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["match"], true);
+    let resp = verify_as(&app, &app.reader, an_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.unwrap()["match"], true);
+    // A match does not count: the other client still has its five.
+    for i in 0..5 {
+        assert_eq!(
+            verify_as(&app, &app.reader, guess(i)).await.status(),
+            StatusCode::OK,
+            "reader guess {i}"
+        );
+    }
+    assert_eq!(
+        verify_as(&app, &app.reader, guess(5)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Each refusal is in the access log, under the client that was refused.
+    let log = accesses(&app, AN_I64).await;
+    let of_verifier: Vec<&str> = log
+        .iter()
+        .rev()
+        .filter(|r| r.actor_id == app.verifier.client_id)
+        .map(|r| r.outcome.as_str())
+        .collect();
+    assert_eq!(
+        of_verifier,
+        [
+            "no_match",
+            "no_match",
+            "no_match",
+            "no_match",
+            "no_match",
+            "throttled",
+            "throttled"
+        ]
+    );
+    assert!(log.iter().all(|r| r.action == "verify"));
+    let stored = motcua_registry::throttle::failures(&app.db, &app.verifier.client_id, AN_I64)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 5, "refused calls are not counted as failures");
+}
+
+#[tokio::test]
+async fn the_daily_quota_is_per_client() {
+    let app = spawn_app_with(WebConfig {
+        verification: motcua_registry::throttle::ThrottleConfig {
+            daily_quota: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    for i in 0..3 {
+        assert_eq!(
+            verify_as(&app, &app.verifier, an_request()).await.status(),
+            StatusCode::OK,
+            "call {i}"
+        );
+    }
+    assert_refused(
+        verify_as(&app, &app.verifier, an_request()).await,
+        "verification.quota_exceeded",
+        0,
+        24 * 3600,
+    )
+    .await;
+    // Another client has its own quota.
+    assert_eq!(
+        verify_as(&app, &app.reader, an_request()).await.status(),
+        StatusCode::OK
+    );
+    let outcomes: Vec<String> = accesses(&app, AN_I64)
+        .await
+        .into_iter()
+        .rev()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["match", "match", "match", "quota_exceeded", "match"]
+    );
+    let now = motcua_db::clock::now_us();
+    let used = motcua_registry::throttle::quota_used(&app.db, &app.verifier.client_id, now)
+        .await
+        .unwrap();
+    assert_eq!(used, 3, "the refused call is not counted");
+}
+
 // ---------------------------------------------------------------------------------------
 // Lookup API
 // ---------------------------------------------------------------------------------------
@@ -1117,7 +1277,14 @@ async fn ten_wrong_passwords_lock_the_account() {
     );
     let html = resp.text().await.unwrap();
     assert!(html.contains("class=\"error-summary\""));
-    assert!(html.contains("locked"), "{html}");
+    // A locked account answers exactly as a wrong password does.
+    assert!(
+        html.contains("The username or password is not correct."),
+        "{html}"
+    );
+    assert!(!html.contains("locked"), "{html}");
+    let wrong = post_login(&app, &browser(), OFFICER.0, "wrong-password-x").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     // The admin, on the same address, is not affected.
     let admin = browser();
     let resp = post_login(&app, &admin, ADMIN.0, ADMIN.2).await;

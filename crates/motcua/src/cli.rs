@@ -39,6 +39,31 @@ pub struct ServeArgs {
     /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits against guessing: staff sign-in lockout, password hashing, the verification API.
+#[derive(Args, Clone)]
+pub struct LimitArgs {
+    /// Failed sign-ins in a row that lock a staff account.
+    #[arg(long, env = "MOTCUA_LOCKOUT_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..))]
+    pub lockout_threshold: i32,
+    /// How long a locked staff account stays locked (seconds).
+    #[arg(long, env = "MOTCUA_LOCKOUT_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(1..))]
+    pub lockout_seconds: i64,
+    /// Sign-ins that may wait for password hashing (which runs on half the cores); one more is answered 503.
+    #[arg(long, env = "MOTCUA_PASSWORD_HASH_QUEUE", default_value_t = 32)]
+    pub password_hash_queue: usize,
+    /// Non-matching verifications per client and PID within the window before that PID is refused for that client (0: no limit).
+    #[arg(long, env = "MOTCUA_VERIFY_FAILURES_PER_PID", default_value_t = 5)]
+    pub verify_failures_per_pid: u32,
+    /// The sliding window of --verify-failures-per-pid (seconds).
+    #[arg(long, env = "MOTCUA_VERIFY_FAILURE_WINDOW_SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(1..))]
+    pub verify_failure_window_seconds: i64,
+    /// Verifications per client per day, Asia/Ho_Chi_Minh (0: no quota).
+    #[arg(long, env = "MOTCUA_VERIFY_DAILY_QUOTA", default_value_t = 1_000_000)]
+    pub verify_daily_quota: u64,
 }
 
 #[derive(Subcommand)]

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use motcua_db::Db;
 
-use crate::cli::{DbArgs, ServeArgs};
+use crate::cli::{DbArgs, LimitArgs, ServeArgs};
 
 /// Opens the database named by the arguments (or the embedded one in the data directory),
 /// applies migrations and refreshes reference data.
@@ -31,7 +31,7 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
     let config = motcua_web::WebConfig {
         secure_cookies: args.secure_cookies,
-        ..Default::default()
+        ..limits(&args.limits)?
     };
     let state = motcua_web::AppState::new(db.clone(), config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -43,4 +43,27 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
     motcua_web::serve(listener, state).await?;
     db.close().await;
     Ok(())
+}
+
+/// The web settings the limit flags set; the others keep their defaults.
+fn limits(args: &LimitArgs) -> anyhow::Result<motcua_web::WebConfig> {
+    let defaults = motcua_web::WebConfig::default();
+    let verification = motcua_registry::throttle::ThrottleConfig {
+        failures_per_pid: args.verify_failures_per_pid,
+        failure_window_us: args.verify_failure_window_seconds.saturating_mul(1_000_000),
+        daily_quota: args.verify_daily_quota,
+    };
+    verification.check()?;
+    Ok(motcua_web::WebConfig {
+        lockout: motcua_identity::staff::LockoutPolicy {
+            threshold: args.lockout_threshold,
+            lock_us: args.lockout_seconds.saturating_mul(1_000_000),
+        },
+        hashing: motcua_identity::password::HashingLimits {
+            queue: args.password_hash_queue,
+            ..defaults.hashing
+        },
+        verification,
+        ..defaults
+    })
 }

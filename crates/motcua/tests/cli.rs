@@ -799,3 +799,207 @@ async fn audit_verify_names_a_tampered_access_log_entry() {
     );
     assert!(breaks[1].as_str().unwrap().contains(&named), "{breaks}");
 }
+
+// ---------------------------------------------------------------------------------------
+// motcua serve: limits against guessing
+// ---------------------------------------------------------------------------------------
+
+/// The value of the hidden `csrf` field of the login page.
+fn csrf_field(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a csrf field") + marker.len();
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len].to_owned()
+}
+
+/// Signs in from a fresh browser (its own cookies and CSRF token): the status, whether a
+/// session cookie was set, and the page.
+async fn sign_in(addr: SocketAddr, username: &str, password: &str) -> (u16, bool, String) {
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = b
+        .get(format!("http://{addr}/login?lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_field(&page.text().await.unwrap());
+    let resp = b
+        .post(format!("http://{addr}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let session = resp
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("motcua_session="));
+    (status, session, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn fifteen_simultaneous_wrong_passwords_lock_the_account() {
+    let env = Env::new().await;
+    let password = "officer-password-123";
+    let r = motcua(env.work.path())
+        .args([
+            "staff",
+            "create",
+            "--username",
+            "officer",
+            "--display-name",
+            "Cán bộ Thử",
+            "--role",
+            "officer",
+            "--database",
+            &env.db.url,
+        ])
+        .env("MOTCUA_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{r:?}");
+    let url = env.db.url.clone();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args([
+            "serve",
+            "--database",
+            &url,
+            "--listen",
+            listen,
+            "--lockout-threshold",
+            "10",
+        ]);
+    });
+    let attempts: Vec<_> = (0..15)
+        .map(|i| tokio::spawn(async move { sign_in(addr, "officer", &format!("wrong-{i}")).await }))
+        .collect();
+    let mut wrong_page = None;
+    for a in attempts {
+        let (status, session, html) = a.await.unwrap();
+        assert_eq!((status, session), (401, false), "{html}");
+        wrong_page.get_or_insert(html);
+    }
+    // The right password is refused now, with the same message as a wrong one.
+    let (status, session, html) = sign_in(addr, "officer", password).await;
+    assert_eq!((status, session), (401, false), "{html}");
+    let message = "The username or password is not correct.";
+    assert!(html.contains(message), "{html}");
+    assert!(wrong_page.unwrap().contains(message));
+
+    let db = env.connect().await;
+    let user = motcua_identity::staff::by_username(&db, "officer")
+        .await
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<String> = motcua_db::events::for_aggregate(&db, "staff_user", &user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(count("staff_user.login_failed"), 16, "{kinds:?}");
+    assert_eq!(count("staff_user.locked"), 1, "{kinds:?}");
+    assert_eq!(count("staff_user.logged_in"), 0, "{kinds:?}");
+    let accounts = motcua_identity::staff::list(&db, motcua_db::clock::now_us())
+        .await
+        .unwrap();
+    assert!(accounts[0].locked);
+}
+
+#[tokio::test]
+async fn verification_throttle_holds_across_two_nodes() {
+    let env = Env::new().await;
+    let csv = env.path("people.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{HEADER}001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01\n\
+             079085000777,Lê Văn Ánh,M,1985,079,2,head,079,\n"
+        ),
+    )
+    .unwrap();
+    let r = env.run_db(&["registry", "import", csv.to_str().unwrap()]);
+    assert!(r.ok(), "{r:?}");
+    let r = env.run_db(&[
+        "client",
+        "create",
+        "--name",
+        "Cổng dịch vụ công",
+        "--scope",
+        "registry.verify",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let issued: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let (id, secret) = (
+        issued["client_id"].as_str().unwrap().to_owned(),
+        issued["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let url = env.db.url.clone();
+    let node = |listen: &str, cmd: &mut Command| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .args([
+                "--verify-failures-per-pid",
+                "3",
+                "--verify-daily-quota",
+                "100",
+            ]);
+    };
+    let (_a, node_a) = spawn_server(&env, |cmd, listen| node(listen, cmd));
+    let (_b, node_b) = spawn_server(&env, |cmd, listen| node(listen, cmd));
+    let verify = |addr: SocketAddr, pid: &str, name: &str, dob: &str| {
+        let (id, secret) = (id.clone(), secret.clone());
+        let body = serde_json::json!({
+            "pid": pid, "full_name": name, "date_of_birth": dob, "purpose": "hồ sơ HS-7",
+        });
+        async move {
+            reqwest::Client::new()
+                .post(format!("http://{addr}/api/v1/registry/verifications"))
+                .basic_auth(id, Some(secret))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Three wrong dates of birth on the first node are answered.
+    for dob in ["1990-01-01", "1991-01-01", "1992-01-01"] {
+        let resp = verify(node_a, "001095012345", "Nguyễn Văn An", dob).await;
+        assert_eq!(resp.status(), 200, "{dob}");
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["match"], false);
+    }
+    // The second node refuses the next guess, and the right date too.
+    for dob in ["1993-01-01", "1995-03-14"] {
+        let resp = verify(node_b, "001095012345", "Nguyễn Văn An", dob).await;
+        assert_eq!(resp.status(), 429, "{dob}");
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json"
+        );
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 86_000 && retry <= 86_400, "{retry}");
+        let problem: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(problem["code"], "verification.throttled");
+    }
+    // Another PID is answered on either node.
+    for addr in [node_a, node_b] {
+        let resp = verify(addr, "079085000777", "Lê Văn Ánh", "1985").await;
+        assert_eq!(resp.status(), 200);
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["match"], true);
+    }
+}

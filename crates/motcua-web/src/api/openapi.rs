@@ -103,7 +103,7 @@ pub fn spec() -> Value {
                 "post": {
                     "operationId": "verifyIdentity",
                     "summary": "Check a name and date of birth against a personal identification number",
-                    "description": "Scope registry.verify. An unknown PID is reported as no match; the answer never reveals whether a PID exists. After repeated non-matching answers for one PID, the client's further verifications of that PID are refused for a while (429, code verification.throttled); each client also has a daily quota (429, code verification.quota_exceeded).",
+                    "description": "Scope registry.verify. An unknown PID is reported as no match; the answer never reveals whether a PID exists. After a configured number of non-matching answers for one PID within a sliding window (default 5 in 24 hours), further verifications of that PID by the same client are refused with 429 and code verification.throttled until the oldest of them leaves the window; other PIDs are unaffected, and a match does not reset the count. Each client also has a daily quota (the day in Asia/Ho_Chi_Minh), refused with 429 and code verification.quota_exceeded. Refusals are recorded in the access log (outcome throttled or quota_exceeded).",
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerificationRequest" } } } },
                     "responses": responses(vec![
                         ("200", json!({ "description": "Result per field", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/VerificationResult" } } } })),
@@ -221,7 +221,7 @@ fn components(pid: &str) -> Value {
                 "required": ["type", "title", "status", "code"],
                 "properties": {
                     "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
-                    "code": { "type": "string", "description": "stable machine code" },
+                    "code": { "type": "string", "description": "stable machine code, e.g. validation_failed, verification.throttled, verification.quota_exceeded" },
                     "detail": { "type": "string" },
                     "request_id": { "type": "string" },
                     "errors": {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use motcua_db::access_log::{AccessEntry, ActorKind};
 use motcua_domain::Pid;
 use motcua_identity::clients::ApiClient;
+use motcua_registry::throttle::Verdict;
 use motcua_registry::verify::{self, VerificationRequest};
 use motcua_registry::{FieldError, citizens};
 use serde::Deserialize;
@@ -54,13 +55,31 @@ pub async fn verify(
         Err(resp) => return Ok(resp),
     };
     let v = req.check().map_err(Problem::invalid)?;
-    let result = verify::verify(&state.db, &v).await?;
-    let outcome = if result.matched { "match" } else { "no_match" };
+    let now = motcua_db::clock::now_us();
+    let verdict = state
+        .verification_throttle
+        .verify(&state.db, &client.id, &v, now)
+        .await?;
+    let (outcome, answer) = match verdict {
+        Verdict::Answered(result) => (
+            if result.matched { "match" } else { "no_match" },
+            Ok(result),
+        ),
+        Verdict::Throttled { retry_after_secs } => (
+            "throttled",
+            Err(Problem::verification_throttled(retry_after_secs)),
+        ),
+        Verdict::QuotaExceeded { retry_after_secs } => (
+            "quota_exceeded",
+            Err(Problem::verification_quota_exceeded(retry_after_secs)),
+        ),
+    };
+    // Refused calls are recorded too: they are how an enumeration shows in the log.
     state
         .access_log
         .record(entry(&client, "verify", &v.purpose, v.pid, outcome, rid))
         .await?;
-    Ok(Json(result).into_response())
+    Ok(Json(answer?).into_response())
 }
 
 #[derive(Deserialize)]

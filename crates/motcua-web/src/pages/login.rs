@@ -134,19 +134,20 @@ pub async fn submit(
         );
     }
     let now = motcua_db::clock::now_us();
-    let outcome = staff::authenticate(&state.db, &state.passwords, &username, &password, now).await;
+    let outcome = staff::authenticate(
+        &state.db,
+        &state.passwords,
+        state.config.lockout,
+        &username,
+        &password,
+        now,
+    )
+    .await;
     let user = match outcome {
         Ok(Ok(user)) => user,
-        Ok(Err(LoginFailure::Locked)) => {
-            return page(
-                &state,
-                &ctx,
-                StatusCode::UNAUTHORIZED,
-                &username,
-                err("username", "login.locked"),
-            );
-        }
-        Ok(Err(_)) => {
+        // A wrong password, an unknown, locked or disabled account: one answer, so that
+        // none of them can be told from the others.
+        Ok(Err(LoginFailure::BadCredentials | LoginFailure::Locked | LoginFailure::Disabled)) => {
             return page(
                 &state,
                 &ctx,
@@ -154,6 +155,18 @@ pub async fn submit(
                 &username,
                 err("username", "login.failed"),
             );
+        }
+        Err(IdentityError::Busy { retry_after_secs }) => {
+            let mut resp = page(
+                &state,
+                &ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &username,
+                err("username", "login.busy"),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return resp;
         }
         Err(e) => return failure(&ctx, e),
     };

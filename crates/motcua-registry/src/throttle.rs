@@ -1,0 +1,561 @@
+//! Limits on the verification API, so that it cannot be used as an oracle: an agency client
+//! that tries date after date of birth for one PID would otherwise learn that the PID exists
+//! and when its holder was born. Protecting personal data against such disclosure is a duty
+//! of whoever processes it (Decree 13/2023/NĐ-CP on personal data protection).
+//!
+//! Two limits, both configuration:
+//!
+//! - **Per client and PID**: after `failures_per_pid` non-matching answers within a sliding
+//!   `failure_window_us`, verifications of that PID by that client are refused, without
+//!   reading the citizen, until the oldest of those answers leaves the window. Other PIDs and
+//!   other clients are unaffected. A match does not reset the count: whoever learns the name
+//!   could otherwise reset it at will.
+//! - **Per client and day** (the day in Asia/Ho_Chi_Minh): at most `daily_quota`
+//!   verifications. It is checked first; a request it admits counts even if the per-PID
+//!   limit then refuses it, and a request it refuses does not count.
+//!
+//! The state is in the database (`verification_failures`, `verification_quota`), so every
+//! `motcua serve` node sharing it applies the same limits. The cost on the hot path is one
+//! point read per request (by the raw SQLite reader on the embedded database) and one atomic
+//! upsert per non-matching answer.
+//!
+//! Concurrency. The count of non-matches is one `INSERT … ON CONFLICT … DO UPDATE …
+//! RETURNING`, so concurrent requests never lose each other's count, and a non-matching
+//! answer is given only if the count it returns is within the limit: however many requests
+//! race past the read, at most `failures_per_pid` non-matches per window are ever answered,
+//! on any number of nodes. A *match* in such a race would still be answered, so on each node
+//! the verifications of one client and PID run one after another (a striped lock); across
+//! nodes at most one racing guess per node can be answered past the limit.
+//!
+//! The daily quota is counted per node and added to the database in batches, so that it does
+//! not cost a write per request: the first verification of a client on a node each day, and
+//! then every [`ThrottleConfig::quota_batch`] verifications, add the node's count and learn the
+//! total. A node refuses once the total it knows plus its own unwritten count reach the
+//! quota, so with N nodes a client may exceed its quota by at most N × (batch − 1); the batch
+//! is a hundredth of the quota (1 to 64), so the overshoot is at most 1% per node.
+//!
+//! Counters no limit looks at any more (failures that have all left the window, quota counts
+//! of days before yesterday) are deleted once a day per node, in the background.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use motcua_db::{Db, Engine, on_read, on_write};
+
+use crate::error::{RegistryError, Result};
+use crate::verify::{self, Verification, VerificationResult};
+
+const MICROS_PER_SEC: i64 = 1_000_000;
+/// Asia/Ho_Chi_Minh is UTC+7 all year (no daylight saving).
+const LOCAL_OFFSET_SECS: i64 = 7 * 3600;
+const SECS_PER_DAY: i64 = 86_400;
+/// Each stored failure: a space and 16 digits of microseconds (enough until the year 2286).
+const ENTRY_CHARS: usize = 17;
+/// Bounds the stored text per client and PID (the limit is per PID, so it is small).
+pub const MAX_FAILURES_PER_PID: u32 = 1000;
+/// Stripes of the per-node lock that orders verifications of one client and PID.
+const STRIPES: usize = 1024;
+
+/// The limits (configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Non-matching answers per client and PID within the window; 0 turns the limit off.
+    pub failures_per_pid: u32,
+    /// The sliding window of that limit (µs).
+    pub failure_window_us: i64,
+    /// Verifications per client per day (Asia/Ho_Chi_Minh); 0 means no quota.
+    pub daily_quota: u64,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            failures_per_pid: 5,
+            failure_window_us: 24 * 3600 * MICROS_PER_SEC,
+            daily_quota: 1_000_000,
+        }
+    }
+}
+
+impl ThrottleConfig {
+    /// Every problem with the limits, each naming its setting.
+    pub fn check(&self) -> std::result::Result<(), RegistryError> {
+        if self.failures_per_pid > MAX_FAILURES_PER_PID {
+            return Err(RegistryError::field(
+                "verify_failures_per_pid",
+                "out_of_range",
+                format!("must be at most {MAX_FAILURES_PER_PID}"),
+            ));
+        }
+        if self.failure_window_us < MICROS_PER_SEC {
+            return Err(RegistryError::field(
+                "verify_failure_window",
+                "out_of_range",
+                "must be at least one second",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many verifications a node counts before adding them to the database.
+    pub fn quota_batch(&self) -> u64 {
+        (self.daily_quota / 100).clamp(1, 64)
+    }
+}
+
+/// What a verification request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Answered(VerificationResult),
+    /// Too many non-matching answers for this PID lately; try again after this many seconds.
+    Throttled {
+        retry_after_secs: u64,
+    },
+    /// The client's verifications for today are used up; the next day starts in this many
+    /// seconds.
+    QuotaExceeded {
+        retry_after_secs: u64,
+    },
+}
+
+/// The limits with this node's share of their state. Cheap to clone.
+#[derive(Clone)]
+pub struct VerificationThrottle(Arc<Inner>);
+
+struct Inner {
+    config: ThrottleConfig,
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    hasher: RandomState,
+    quota: Mutex<HashMap<String, NodeQuota>>,
+    /// The last day this node deleted expired counters.
+    purged_day: AtomicI64,
+}
+
+/// One client's count on this node for one day.
+struct NodeQuota {
+    day: i64,
+    /// The total in the database when last written, plus what this node wrote since.
+    known: u64,
+    /// Counted here, not yet written.
+    pending: u64,
+    /// Whether this node has written (and so learnt the total) today.
+    synced: bool,
+}
+
+impl NodeQuota {
+    fn new(day: i64) -> NodeQuota {
+        NodeQuota {
+            day,
+            known: 0,
+            pending: 0,
+            synced: false,
+        }
+    }
+}
+
+impl VerificationThrottle {
+    pub fn new(config: ThrottleConfig) -> VerificationThrottle {
+        VerificationThrottle(Arc::new(Inner {
+            config,
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            hasher: RandomState::new(),
+            quota: Mutex::new(HashMap::new()),
+            purged_day: AtomicI64::new(i64::MIN),
+        }))
+    }
+
+    pub fn config(&self) -> ThrottleConfig {
+        self.0.config
+    }
+
+    /// Verifies `v` for `client_id` within the limits. The citizen is read only when the
+    /// verification is allowed.
+    pub async fn verify(
+        &self,
+        db: &Db,
+        client_id: &str,
+        v: &Verification,
+        now: i64,
+    ) -> Result<Verdict> {
+        self.purge_daily(db, now);
+        if let Some(retry_after_secs) = self.take_quota(db, client_id, now).await? {
+            return Ok(Verdict::QuotaExceeded { retry_after_secs });
+        }
+        let limit = self.0.config.failures_per_pid;
+        if limit == 0 {
+            return Ok(Verdict::Answered(verify::verify(db, v).await?));
+        }
+        let window = self.0.config.failure_window_us;
+        let pid = v.pid.as_i64();
+        let stripe = self.0.hasher.hash_one((client_id, pid)) as usize % STRIPES;
+        let _turn = self.0.stripes[stripe].lock().await;
+        let recent = recent_failures(db, client_id, pid).await?;
+        if let Some(retry_after_secs) = throttled_for(&recent, limit, window, now, 0) {
+            return Ok(Verdict::Throttled { retry_after_secs });
+        }
+        let result = verify::verify(db, v).await?;
+        if result.matched {
+            return Ok(Verdict::Answered(result));
+        }
+        let recent = count_failure(db, client_id, pid, limit, now).await?;
+        // Past the limit only if requests raced past the read on other nodes: the answer is
+        // withheld, so no more than `limit` non-matches are ever answered per window.
+        match throttled_for(&recent, limit, window, now, 1) {
+            Some(retry_after_secs) => Ok(Verdict::Throttled { retry_after_secs }),
+            None => Ok(Verdict::Answered(result)),
+        }
+    }
+
+    /// Counts one verification against the client's daily quota; `Some(seconds until the
+    /// next day)` when it is used up.
+    async fn take_quota(&self, db: &Db, client_id: &str, now: i64) -> Result<Option<u64>> {
+        let quota = self.0.config.daily_quota;
+        if quota == 0 {
+            return Ok(None);
+        }
+        let day = local_day(now);
+        let refused = Some(secs_until_next_day(day, now));
+        let to_write = {
+            let mut map = self.lock_quota();
+            // Looked up before inserting, so that the usual call allocates no key.
+            if !map.contains_key(client_id) {
+                map.insert(client_id.to_owned(), NodeQuota::new(day));
+            }
+            let Some(q) = map.get_mut(client_id) else {
+                return Ok(None);
+            };
+            if q.day != day {
+                *q = NodeQuota::new(day);
+            }
+            if q.known + q.pending >= quota {
+                return Ok(refused);
+            }
+            q.pending += 1;
+            if q.synced && q.pending < self.0.config.quota_batch() {
+                return Ok(None);
+            }
+            let n = std::mem::take(&mut q.pending);
+            q.known += n;
+            q.synced = true;
+            n
+        };
+        let total = match add_to_quota(db, client_id, day, to_write, now).await {
+            Ok(total) => total,
+            Err(e) => {
+                let mut map = self.lock_quota();
+                if let Some(q) = map.get_mut(client_id).filter(|q| q.day == day) {
+                    q.known = q.known.saturating_sub(to_write);
+                    q.pending += to_write;
+                    q.synced = false;
+                }
+                return Err(e);
+            }
+        };
+        let mut map = self.lock_quota();
+        if let Some(q) = map.get_mut(client_id).filter(|q| q.day == day) {
+            q.known = q.known.max(total);
+        }
+        // This request is the last of the batch just written, number `total` of the day.
+        Ok(if total > quota { refused } else { None })
+    }
+
+    /// Once a day per node, deletes the counters no limit looks at any more, in the
+    /// background so that no request waits for it.
+    fn purge_daily(&self, db: &Db, now: i64) {
+        let day = local_day(now);
+        let last = self.0.purged_day.load(Ordering::Relaxed);
+        if last >= day
+            || self
+                .0
+                .purged_day
+                .compare_exchange(last, day, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let (db, window) = (db.clone(), self.0.config.failure_window_us);
+        tokio::spawn(async move {
+            if let Err(e) = purge_expired(&db, now, window).await {
+                tracing::warn!(error = %e, "expired verification counters were not deleted");
+            }
+        });
+    }
+
+    fn lock_quota(&self) -> std::sync::MutexGuard<'_, HashMap<String, NodeQuota>> {
+        // A panic while holding the lock leaves counts that are still usable.
+        self.0
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The day number (days since 1970-01-01) in Asia/Ho_Chi_Minh.
+fn local_day(now: i64) -> i64 {
+    (now.div_euclid(MICROS_PER_SEC) + LOCAL_OFFSET_SECS).div_euclid(SECS_PER_DAY)
+}
+
+fn day_text(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * SECS_PER_DAY, 0)
+        .map(|d| d.date_naive().to_string())
+        .unwrap_or_default()
+}
+
+fn secs_until_next_day(day: i64, now: i64) -> u64 {
+    let next = ((day + 1) * SECS_PER_DAY - LOCAL_OFFSET_SECS) * MICROS_PER_SEC;
+    ceil_secs(next - now)
+}
+
+fn ceil_secs(us: i64) -> u64 {
+    u64::try_from((us + MICROS_PER_SEC - 1).div_euclid(MICROS_PER_SEC))
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// The stored failure times, oldest first.
+fn parse_failures(text: &str) -> Vec<i64> {
+    let mut times: Vec<i64> = text
+        .split_whitespace()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // Nodes' clocks may differ slightly, so the stored order is not trusted.
+    times.sort_unstable();
+    times
+}
+
+/// `Some(seconds to wait)` when more than `limit - allowance` failures lie inside the window
+/// ending at `now`: with `allowance` 0, whether the limit is reached; with 1, whether the
+/// failure just counted went past it. The wait ends when the limit-th newest leaves.
+fn throttled_for(recent: &str, limit: u32, window: i64, now: i64, allowance: usize) -> Option<u64> {
+    let limit = limit as usize;
+    let times = parse_failures(recent);
+    let inside: Vec<i64> = times.into_iter().filter(|t| *t > now - window).collect();
+    if inside.len() < limit + allowance {
+        return None;
+    }
+    let deciding = inside[inside.len() - limit];
+    Some(ceil_secs(deciding + window - now))
+}
+
+const SELECT_FAILURES: &str =
+    "SELECT recent_failures FROM verification_failures WHERE client_id = $1 AND pid = $2";
+
+async fn recent_failures(db: &Db, client_id: &str, pid: i64) -> Result<String> {
+    let text: Option<String> = match db.raw_readers() {
+        // A point read by primary key, like the citizen's: run in place (see motcua_db::raw).
+        Some(readers) => readers.with(|c| {
+            use rusqlite::OptionalExtension;
+            c.prepare_cached(SELECT_FAILURES)?
+                .query_row(rusqlite::params![client_id, pid], |r| r.get(0))
+                .optional()
+        })?,
+        None => on_read!(db, c => {
+            sqlx::query_scalar(SELECT_FAILURES)
+                .bind(client_id)
+                .bind(pid)
+                .fetch_optional(c)
+                .await
+        })?,
+    };
+    Ok(text.unwrap_or_default())
+}
+
+/// Appends a failure at `now`, keeps the most recent `limit + 1`, and returns them.
+async fn count_failure(db: &Db, client_id: &str, pid: i64, limit: u32, now: i64) -> Result<String> {
+    let keep = i32::try_from((limit as usize + 1) * ENTRY_CHARS).unwrap_or(i32::MAX);
+    let entry = format!(" {now:016}");
+    // Only the function that keeps the end of the text differs between the dialects.
+    let sql = match db.engine() {
+        Engine::Sqlite => COUNT_FAILURE_SQLITE,
+        Engine::Postgres => COUNT_FAILURE_POSTGRES,
+    };
+    let recent: String = on_write!(db, c => {
+        sqlx::query_scalar(sql)
+            .bind(client_id)
+            .bind(pid)
+            .bind(&entry)
+            .bind(now)
+            .bind(keep)
+            .fetch_one(c)
+            .await
+    })?;
+    Ok(recent)
+}
+
+const COUNT_FAILURE_SQLITE: &str = "INSERT INTO verification_failures
+        (client_id, pid, recent_failures, last_failure_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (client_id, pid) DO UPDATE SET
+        recent_failures = substr(verification_failures.recent_failures
+                                 || excluded.recent_failures, -$5),
+        last_failure_at = CASE
+            WHEN excluded.last_failure_at > verification_failures.last_failure_at
+            THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
+    RETURNING recent_failures";
+
+const COUNT_FAILURE_POSTGRES: &str = "INSERT INTO verification_failures
+        (client_id, pid, recent_failures, last_failure_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (client_id, pid) DO UPDATE SET
+        recent_failures = right(verification_failures.recent_failures
+                                || excluded.recent_failures, $5),
+        last_failure_at = CASE
+            WHEN excluded.last_failure_at > verification_failures.last_failure_at
+            THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
+    RETURNING recent_failures";
+
+const ADD_TO_QUOTA: &str =
+    "INSERT INTO verification_quota (client_id, day, verifications, updated_at)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT (client_id, day) DO UPDATE SET
+        verifications = verification_quota.verifications + excluded.verifications,
+        updated_at = excluded.updated_at
+    RETURNING verifications";
+
+/// Adds `n` verifications to the client's count for `day`; returns the new total.
+async fn add_to_quota(db: &Db, client_id: &str, day: i64, n: u64, now: i64) -> Result<u64> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let total: i64 = on_write!(db, c => {
+        sqlx::query_scalar(ADD_TO_QUOTA)
+            .bind(client_id)
+            .bind(day_text(day))
+            .bind(n)
+            .bind(now)
+            .fetch_one(c)
+            .await
+    })?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// Deletes the failures that have all left a window of `window_us` ending at `now`, and the
+/// quota counts of days before yesterday. They are counters, not records (the access log
+/// keeps every verification), so deleting them appends no event.
+pub async fn purge_expired(db: &Db, now: i64, window_us: i64) -> Result<u64> {
+    let before_day = day_text(local_day(now) - 1);
+    let failures = on_write!(db, c => {
+        sqlx::query("DELETE FROM verification_failures WHERE last_failure_at <= $1")
+            .bind(now - window_us)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    // 'YYYY-MM-DD' sorts as the dates do.
+    let days = on_write!(db, c => {
+        sqlx::query("DELETE FROM verification_quota WHERE day < $1")
+            .bind(before_day)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(failures + days)
+}
+
+/// The verifications counted in the database for a client on the day of `now`
+/// (Asia/Ho_Chi_Minh), for operators and tests.
+pub async fn quota_used(db: &Db, client_id: &str, now: i64) -> Result<u64> {
+    let total: Option<i64> = on_read!(db, c => {
+        sqlx::query_scalar(
+            "SELECT verifications FROM verification_quota WHERE client_id = $1 AND day = $2",
+        )
+        .bind(client_id)
+        .bind(day_text(local_day(now)))
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
+}
+
+/// The non-matching answers stored for a client and PID (at most one more than the limit),
+/// oldest first, for operators and tests.
+pub async fn failures(db: &Db, client_id: &str, pid: i64) -> Result<Vec<i64>> {
+    Ok(parse_failures(&recent_failures(db, client_id, pid).await?))
+}
+
+/// Counts one non-matching answer, as a verification does; returns the failures kept.
+pub async fn record_failure(
+    db: &Db,
+    client_id: &str,
+    pid: i64,
+    limit: u32,
+    now: i64,
+) -> Result<Vec<i64>> {
+    Ok(parse_failures(
+        &count_failure(db, client_id, pid, limit, now).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600 * MICROS_PER_SEC;
+
+    fn text(times: &[i64]) -> String {
+        times.iter().map(|t| format!(" {t:016}")).collect()
+    }
+
+    #[test]
+    fn the_window_slides_with_the_limit_th_newest_failure() {
+        let window = 24 * HOUR;
+        let t0 = 1_800_000_000_000_000;
+        let five: Vec<i64> = (0..5).map(|i| t0 + i * HOUR).collect();
+        let now = t0 + 5 * HOUR;
+        assert_eq!(throttled_for(&text(&five[..4]), 5, window, now, 0), None);
+        // Five inside: throttled until the oldest of them leaves, 19 hours on.
+        assert_eq!(
+            throttled_for(&text(&five), 5, window, now, 0),
+            Some(19 * 3600)
+        );
+        // Just after it leaves, four are inside.
+        assert_eq!(throttled_for(&text(&five), 5, window, t0 + window, 0), None);
+        // With six stored, the wait ends when the second oldest leaves.
+        let six: Vec<i64> = (0..6).map(|i| t0 + i * HOUR).collect();
+        assert_eq!(
+            throttled_for(&text(&six), 5, window, now, 0),
+            Some(20 * 3600)
+        );
+        // The allowance tells whether the failure just counted went past the limit.
+        assert_eq!(throttled_for(&text(&five), 5, window, now, 1), None);
+        assert!(throttled_for(&text(&six), 5, window, now, 1).is_some());
+        // Unordered or damaged text is read as well as it can be.
+        assert_eq!(
+            throttled_for(" 3 x 1 2 5 4", 5, window, 10, 0),
+            Some((window / MICROS_PER_SEC) as u64)
+        );
+        assert_eq!(throttled_for("", 5, window, now, 0), None);
+    }
+
+    #[test]
+    fn days_are_counted_in_vietnam() {
+        // 2026-12-03 16:59:59 UTC is 23:59:59 in Hà Nội; a second later it is the 4th.
+        let before = 1_796_317_199 * MICROS_PER_SEC;
+        assert_eq!(day_text(local_day(before)), "2026-12-03");
+        assert_eq!(secs_until_next_day(local_day(before), before), 1);
+        let after = before + MICROS_PER_SEC;
+        assert_eq!(day_text(local_day(after)), "2026-12-04");
+        assert_eq!(secs_until_next_day(local_day(after), after), 86_400);
+    }
+
+    #[test]
+    fn the_quota_batch_is_a_hundredth_of_the_quota() {
+        let with = |daily_quota| ThrottleConfig {
+            daily_quota,
+            ..ThrottleConfig::default()
+        };
+        assert_eq!(with(3).quota_batch(), 1);
+        assert_eq!(with(1_000).quota_batch(), 10);
+        assert_eq!(with(1_000_000).quota_batch(), 64);
+        assert!(ThrottleConfig::default().check().is_ok());
+        let too_many = ThrottleConfig {
+            failures_per_pid: MAX_FAILURES_PER_PID + 1,
+            ..ThrottleConfig::default()
+        };
+        assert!(
+            too_many
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("verify_failures_per_pid")
+        );
+    }
+}
