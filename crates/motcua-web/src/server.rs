@@ -113,7 +113,9 @@ pub(crate) async fn run(
         let main_loop = accept_loop(
             &main.0,
             &main.1,
-            Arc::new(Semaphore::new(config.max_connections.max(1))),
+            Arc::new(Semaphore::new(
+                config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             &connections,
             &graceful,
         );

@@ -647,6 +647,30 @@ async fn serve_closes_a_connection_that_never_finishes_its_headers() {
 }
 
 #[tokio::test]
+async fn serve_closes_a_connection_on_which_nothing_moves() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .args([
+                "--header-read-timeout-secs",
+                "30",
+                "--idle-timeout-secs",
+                "1",
+            ]);
+    });
+    // Long before the header read timeout, the idle timeout ends a silent connection.
+    let mut silent = TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    assert!(closed_within(&mut silent, Duration::from_secs(10)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "closed after {waited:?}, the idle limit is 1 s"
+    );
+}
+
+#[tokio::test]
 async fn serve_holds_connections_beyond_the_cap_until_one_closes() {
     let env = Env::new().await;
     let url = env.db.url.clone();
