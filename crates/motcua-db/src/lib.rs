@@ -196,7 +196,7 @@ impl Db {
                 .await?;
             Pools::Sqlite { write, read }
         } else {
-            return Err(DbError::UnsupportedUrl(url.to_owned()));
+            return Err(DbError::UnsupportedUrl(redact_url(url)));
         };
         let sqlite_path = match &pools {
             Pools::Sqlite { .. } => Some(Arc::new(sqlite_file(url))),
@@ -365,15 +365,92 @@ pub fn audit_file(main: &std::path::Path) -> std::path::PathBuf {
     main.with_extension("audit.sqlite3")
 }
 
-fn redact_url(url: &str) -> String {
-    // postgres://user:secret@host/db → postgres://user:***@host/db
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((creds, host)) = rest.split_once('@')
-        && let Some((user, _)) = creds.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
+/// `url` with every password it holds replaced by `***`, for messages and logs: the one in
+/// the user info (`postgres://user:secret@host/db`, `postgresql://`, percent-encoded or not)
+/// and `password=` / `sslpassword=` parameters, in a query string or a `key=value` string.
+/// When the text is ambiguous (an `@` that may end the user info), more is hidden, not less.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let mut out = String::with_capacity(url.len());
+    let rest = match scheme {
+        Some(scheme) => {
+            out.push_str(scheme);
+            out.push_str("://");
+            // The last `@` ends the user info: a password may hold unencoded `@`, `/` or `?`.
+            match rest.rsplit_once('@') {
+                Some((userinfo, after)) => {
+                    match userinfo.split_once(':') {
+                        Some((user, _)) => {
+                            out.push_str(user);
+                            out.push_str(":***");
+                        }
+                        None => out.push_str(userinfo),
+                    }
+                    out.push('@');
+                    after
+                }
+                None => rest,
+            }
+        }
+        None => rest,
+    };
+    redact_parameters(rest, &mut out);
+    out
+}
+
+/// Copies `text` to `out` with the value of every password parameter replaced by `***`.
+/// Parameters are separated by `?`, `&`, `;` or white space.
+fn redact_parameters(text: &str, out: &mut String) {
+    let is_separator = |c: char| matches!(c, '?' | '&' | ';') || c.is_whitespace();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.find(is_separator).unwrap_or(rest.len());
+        let (part, tail) = rest.split_at(end);
+        match part.split_once('=') {
+            Some((key, _)) if is_password_key(key) => {
+                out.push_str(key);
+                out.push_str("=***");
+            }
+            _ => out.push_str(part),
+        }
+        let mut chars = tail.chars();
+        if let Some(separator) = chars.next() {
+            out.push(separator);
+        }
+        rest = chars.as_str();
     }
-    url.to_owned()
+}
+
+fn is_password_key(key: &str) -> bool {
+    let key = percent_decode(key).to_ascii_lowercase();
+    key == "password" || key == "sslpassword" || key == "pass" || key == "pwd"
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are), for comparing parameter names.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A new UUIDv7 identifier as text (time-ordered, so inserts land at the end of indexes).
@@ -392,5 +469,50 @@ mod tests {
             "postgres://u:***@localhost:5432/db"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn redacts_passwords_in_every_form() {
+        for (url, expected) in [
+            (
+                "postgresql://motcua:s3cret@db.example:5432/motcua",
+                "postgresql://motcua:***@db.example:5432/motcua",
+            ),
+            (
+                "postgres://u:p%40s3cret%2Fw0rd@h/db",
+                "postgres://u:***@h/db",
+            ),
+            ("postgres://u:pa@s3cret/x@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:pa?s3cret@h/db", "postgres://u:***@h/db"),
+            (
+                "postgres://u@h/db?sslmode=require&password=s3cret",
+                "postgres://u@h/db?sslmode=require&password=***",
+            ),
+            (
+                "postgres://h/db?PassWord=s3cret&user=u",
+                "postgres://h/db?PassWord=***&user=u",
+            ),
+            (
+                "postgres://h/db?pass%77ord=s3cret",
+                "postgres://h/db?pass%77ord=***",
+            ),
+            (
+                "postgres://h/db?sslpassword=s3cret",
+                "postgres://h/db?sslpassword=***",
+            ),
+            (
+                "host=h user=u password=s3cret dbname=d",
+                "host=h user=u password=*** dbname=d",
+            ),
+            ("postgres://u@h:5432/db", "postgres://u@h:5432/db"),
+            (
+                "sqlite://motcua-data/motcua.sqlite3?mode=rwc",
+                "sqlite://motcua-data/motcua.sqlite3?mode=rwc",
+            ),
+        ] {
+            let redacted = redact_url(url);
+            assert_eq!(redacted, expected, "{url}");
+            assert!(!redacted.contains("s3cret"), "{url}");
+        }
     }
 }

@@ -16,8 +16,32 @@ use crate::AppState;
 use crate::error::Problem;
 use crate::i18n::{Lang, Messages};
 
-pub const SESSION_COOKIE: &str = "motcua_session";
-pub const LOGIN_CSRF_COOKIE: &str = "motcua_login_csrf";
+const SESSION_COOKIE: &str = "motcua_session";
+const LOGIN_CSRF_COOKIE: &str = "motcua_login_csrf";
+
+/// With secure cookies the names carry the `__Host-` prefix: a browser then keeps them only if
+/// set `Secure`, with `Path=/` and no `Domain`, so neither a sibling subdomain nor a plain-HTTP
+/// answer can plant or overwrite them (RFC 6265bis, cookie name prefixes).
+const HOST_SESSION_COOKIE: &str = "__Host-motcua_session";
+const HOST_LOGIN_CSRF_COOKIE: &str = "__Host-motcua_login_csrf";
+
+/// The name of the staff session cookie under `config`.
+pub fn session_cookie(config: &crate::WebConfig) -> &'static str {
+    if config.secure_cookies {
+        HOST_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The name of the sign-in form's CSRF cookie under `config`.
+pub fn login_csrf_cookie(config: &crate::WebConfig) -> &'static str {
+    if config.secure_cookies {
+        HOST_LOGIN_CSRF_COOKIE
+    } else {
+        LOGIN_CSRF_COOKIE
+    }
+}
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -46,7 +70,9 @@ impl Ctx {
         self.lang.messages()
     }
 
-    /// The current URL with `lang` switched to the other language.
+    /// The current URL with `lang` switched to the other language, as a query-only relative
+    /// reference (`?…&lang=xx`): the browser keeps the current path, so no path — such as
+    /// `//evil.example/x`, which would read as another host — can make it leave the site.
     pub fn switch_href(&self) -> String {
         let mut params: Vec<String> = self
             .query
@@ -57,7 +83,7 @@ impl Ctx {
             .map(str::to_owned)
             .collect();
         params.push(format!("lang={}", self.lang.other().code()));
-        format!("{}?{}", self.path, params.join("&"))
+        format!("?{}", params.join("&"))
     }
 
     pub fn csrf(&self) -> &str {
@@ -83,7 +109,7 @@ impl FromRequestParts<AppState> for Ctx {
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().map(str::to_owned);
         let lang = Lang::of_request(&parts.uri, &parts.headers);
-        let session = match cookie(&parts.headers, SESSION_COOKIE) {
+        let session = match cookie(&parts.headers, session_cookie(&state.config)) {
             Some(token) => sessions::get(&state.db, token, motcua_db::clock::now_us())
                 .await
                 .map_err(|e| crate::pages::server_error(lang, &e.to_string()))?,
@@ -151,5 +177,51 @@ impl FromRequestParts<AppState> for ApiClientAuth {
             Ok(Err(_)) => Err(unauthorized()),
             Err(e) => Err(Problem::from(e).into_response()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(path: &str, query: Option<&str>) -> Ctx {
+        Ctx {
+            lang: Lang::Vi,
+            session: None,
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn switch_href_keeps_the_query_and_replaces_lang() {
+        let c = ctx("/registry/search", Some("q=nguyen&lang=vi&page=2"));
+        assert_eq!(c.switch_href(), "?q=nguyen&page=2&lang=en");
+        assert_eq!(ctx("/login", None).switch_href(), "?lang=en");
+    }
+
+    #[test]
+    fn switch_href_never_leaves_the_site() {
+        for path in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://evil.example/",
+            "///x",
+        ] {
+            let href = ctx(path, Some("a=1")).switch_href();
+            assert!(href.starts_with('?'), "{path} gives {href}");
+            assert!(!href.contains("evil"), "{path} gives {href}");
+        }
+    }
+
+    #[test]
+    fn secure_cookies_use_host_prefixed_names() {
+        let mut config = crate::WebConfig::default();
+        assert_eq!(session_cookie(&config), "motcua_session");
+        assert_eq!(login_csrf_cookie(&config), "motcua_login_csrf");
+        config.secure_cookies = true;
+        assert_eq!(session_cookie(&config), "__Host-motcua_session");
+        assert_eq!(login_csrf_cookie(&config), "__Host-motcua_login_csrf");
     }
 }

@@ -13,18 +13,21 @@ pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod pages;
+pub mod server;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderValue;
 use motcua_db::Db;
 use motcua_db::access_log::AccessLog;
 use motcua_identity::clients::ClientCache;
 use motcua_identity::password::{ArgonParams, HashingLimits, PasswordService};
 use motcua_identity::staff::LockoutPolicy;
 use motcua_registry::throttle::{ThrottleConfig, VerificationThrottle};
+
+pub use server::{Listeners, ServeConfig};
 
 /// Settings of the web layer.
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct WebConfig {
     pub lockout: LockoutPolicy,
     /// Limits on the verification API per client (non-matches per PID, daily quota).
     pub verification: ThrottleConfig,
+    /// Send `Strict-Transport-Security` with this `max-age` (seconds), including subdomains.
+    pub hsts_max_age_secs: Option<u64>,
 }
 
 impl Default for WebConfig {
@@ -52,6 +57,7 @@ impl Default for WebConfig {
             hashing: HashingLimits::default(),
             lockout: LockoutPolicy::default(),
             verification: ThrottleConfig::default(),
+            hsts_max_age_secs: None,
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct Shared {
     pub login_limiter: Arc<middleware::RateLimiter>,
     pub verification_throttle: VerificationThrottle,
     pub config: Arc<WebConfig>,
+    /// The `Strict-Transport-Security` value, made once from the config.
+    pub hsts: Option<HeaderValue>,
 }
 
 impl AppState {
@@ -90,6 +98,9 @@ impl AppState {
                 Duration::from_secs(60),
             )),
             verification_throttle: VerificationThrottle::new(config.verification),
+            hsts: config.hsts_max_age_secs.and_then(|age| {
+                HeaderValue::from_str(&format!("max-age={age}; includeSubDomains")).ok()
+            }),
             config: Arc::new(config),
             db,
         })))
@@ -105,25 +116,55 @@ impl std::ops::Deref for AppState {
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let pages = pages::routes();
-    let api = api::routes();
-    let ops = ops::routes();
-    middleware::wrap(Router::new().merge(pages).merge(api).merge(ops), state)
+    routes(state, true)
 }
 
-/// Serves `app` on `listener` until Ctrl-C / SIGTERM.
-/// Before returning, the access log is copied into the database, so a stopped node leaves
-/// nothing waiting in its journal.
+fn routes(state: AppState, with_metrics: bool) -> Router {
+    let mut router = Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .merge(ops::routes());
+    if with_metrics {
+        router = router.merge(ops::metrics_routes());
+    }
+    middleware::wrap(router, state)
+}
+
+/// Serves `app` on `listener` with the default [`ServeConfig`] until Ctrl-C / SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_with(listener.into(), state, ServeConfig::default()).await
+}
+
+/// Serves until Ctrl-C / SIGTERM, then drains (see [`server`]).
+pub async fn serve_with(
+    listeners: Listeners,
+    state: AppState,
+    config: ServeConfig,
+) -> std::io::Result<()> {
+    serve_until(listeners, state, config, shutdown_signal()).await
+}
+
+/// Serves until `stop` completes, then lets requests in flight finish within the drain
+/// timeout. Before returning, the access log is copied into the database, so a stopped node
+/// leaves nothing waiting in its journal.
+pub async fn serve_until(
+    listeners: Listeners,
+    state: AppState,
+    config: ServeConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let access_log = state.access_log.clone();
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let separate_metrics = listeners.metrics.is_some();
+    let main = (listeners.main, routes(state.clone(), !separate_metrics));
+    // Only the metrics: the listener is for the monitoring network, not for pages or APIs.
+    let metrics = listeners
+        .metrics
+        .map(|l| (l, ops::metrics_routes().with_state(state)));
+    server::run(main, metrics, &config, stop).await;
     if let Err(e) = access_log.flush().await {
         tracing::warn!(error = %e, "the access log was not fully copied before stopping; the next start copies the rest");
     }
-    served
+    Ok(())
 }
 
 async fn shutdown_signal() {

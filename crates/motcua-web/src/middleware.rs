@@ -1,5 +1,6 @@
 //! Middleware: one frame around every request (request ids, security headers, the language
-//! cookie, cross-site refusal, problem+json for API errors, metrics), a timeout and a body limit.
+//! cookie, cross-site refusal, problem+json for API errors, `Cache-Control: no-store` on
+//! personal data, HSTS, metrics), a timeout and a body limit.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -76,6 +77,9 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
         }
     };
     let language = chosen_language(req.uri());
+    let private = private_path(req.uri().path());
+    let signed_in = !is_api
+        && crate::auth::cookie(req.headers(), crate::auth::session_cookie(&state.config)).is_some();
     let resp = match refuse_cross_site(&req, is_api) {
         Some(refused) => refused,
         None => next.run(req).await,
@@ -91,6 +95,12 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
         if !headers.contains_key(name) {
             headers.insert(name.clone(), HeaderValue::from_static(value));
         }
+    }
+    if private || (signed_in && is_html(headers)) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if let Some(hsts) = &state.hsts {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
     if let Some(lang) = language {
         let cookie = format!(
@@ -119,6 +129,26 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
         started.elapsed().as_secs_f64(),
     );
     resp
+}
+
+/// Pages for staff and API answers about citizens are never stored by a browser or a shared
+/// cache, so personal data does not outlive the session on a shared computer or in a proxy
+/// (Decree 13/2023/NĐ-CP: personal data is kept confidential).
+fn private_path(path: &str) -> bool {
+    ["/staff", "/registry", "/admin", "/api/v1/registry"]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+/// Any page shown to a signed-in member of staff may name citizens or staff.
+fn is_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"))
 }
 
 /// The request's id (given or made by [`frame`]), for records that point back to the request.

@@ -53,11 +53,11 @@ impl App {
 }
 
 async fn spawn_app() -> App {
-    spawn_app_with(WebConfig::default()).await
+    spawn_app_with(|_| {}).await
 }
 
-/// The app with `config` (its Argon2 cost is made cheap for tests).
-async fn spawn_app_with(config: WebConfig) -> App {
+/// The application with settings changed from the tests' defaults by `configure`.
+async fn spawn_app_with(configure: impl FnOnce(&mut WebConfig)) -> App {
     let db = testing::fresh().await.unwrap();
     motcua_registry::admin_units::seed(&db).await.unwrap();
     let report = csv_io::import(
@@ -72,18 +72,16 @@ async fn spawn_app_with(config: WebConfig) -> App {
     assert!(report.is_complete(), "{:?}", report.errors);
     assert_eq!(report.rows_imported, 4);
 
-    let state = AppState::new(
-        db.db.clone(),
-        WebConfig {
-            argon: ArgonParams {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-            },
-            ..config
+    let mut config = WebConfig {
+        argon: ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
         },
-    )
-    .unwrap();
+        ..Default::default()
+    };
+    configure(&mut config);
+    let state = AppState::new(db.db.clone(), config).unwrap();
     for (username, name, password, role) in [
         (ADMIN.0, ADMIN.1, ADMIN.2, Role::Admin),
         (OFFICER.0, OFFICER.1, OFFICER.2, Role::Officer),
@@ -985,12 +983,11 @@ async fn five_non_matches_throttle_that_pid_for_that_client() {
 
 #[tokio::test]
 async fn the_daily_quota_is_per_client() {
-    let app = spawn_app_with(WebConfig {
-        verification: motcua_registry::throttle::ThrottleConfig {
+    let app = spawn_app_with(|c| {
+        c.verification = motcua_registry::throttle::ThrottleConfig {
             daily_quota: 3,
             ..Default::default()
-        },
-        ..Default::default()
+        }
     })
     .await;
     for i in 0..3 {
@@ -1873,7 +1870,7 @@ async fn language_is_chosen_and_remembered() {
     let (status, html) = get_page(&b, app.url("/login")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<html lang=\"vi\">"));
-    assert!(html.contains("href=\"/login?lang=en\""), "the switch link");
+    assert!(html.contains("href=\"?lang=en\""), "the switch link");
 
     let resp = b.get(app.url("/login?lang=en")).send().await.unwrap();
     let cookies = set_cookies(resp.headers());
@@ -2566,4 +2563,196 @@ async fn birth_form_records_the_chosen_ethnicity_and_nationality() {
         "{}",
         events[0].payload
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection hygiene, cookies and headers
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn metrics_count_unknown_methods_as_other() {
+    let app = spawn_app().await;
+    for method in ["FOO", "BAR", "BAZ"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let resp = api()
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let text = api()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "motcua_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 3"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("FOO") && !text.contains("BAZ"), "{text}");
+}
+
+#[tokio::test]
+async fn the_language_switch_never_links_off_site() {
+    let app = spawn_app().await;
+    // A path that would read as another host if put back into a link.
+    let (status, html) = get_page(&browser(), app.url("//evil.example/x")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let marker = "class=\"lang-switch\" href=\"";
+    let start = html.find(marker).expect("a language switch") + marker.len();
+    let href = &html[start..start + html[start..].find('"').unwrap()];
+    assert_eq!(href, "?lang=en");
+    assert!(!html.contains("href=\"//"), "{html}");
+}
+
+#[tokio::test]
+async fn personal_answers_are_never_stored() {
+    let app = spawn_app().await;
+    let no_store = |resp: &reqwest::Response| {
+        resp.headers()
+            .get(header::CACHE_CONTROL)
+            .is_some_and(|v| v == "no-store")
+    };
+    let officer = signed_in(&app, OFFICER).await;
+    for path in [
+        "/staff".to_owned(),
+        "/registry/search?q=nguyen".to_owned(),
+        format!("/registry/citizens/{AN}"),
+        "/no/such/page".to_owned(),
+    ] {
+        let resp = officer.get(app.url(&path)).send().await.unwrap();
+        assert!(no_store(&resp), "{path}: {:?}", resp.headers());
+    }
+    let admin = signed_in(&app, ADMIN).await;
+    let resp = admin.get(app.url("/admin/staff")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(no_store(&resp), "{:?}", resp.headers());
+
+    let resp = verify_as(&app, &app.verifier, an_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(no_store(&resp), "{:?}", resp.headers());
+    let resp = api()
+        .get(app.url(&format!("/api/v1/registry/citizens/{AN}?purpose=audit")))
+        .basic_auth(&app.reader.client_id, Some(&app.reader.client_secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(no_store(&resp), "{:?}", resp.headers());
+    // A refused call says nothing personal, but is not stored either.
+    let resp = api()
+        .get(app.url(&format!("/api/v1/registry/citizens/{AN}?purpose=audit")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(no_store(&resp));
+
+    // Public answers keep their caching.
+    for path in ["/healthz", "/api/v1/openapi.json", "/static/app.css"] {
+        let resp = api().get(app.url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(!no_store(&resp), "{path}: {:?}", resp.headers());
+    }
+}
+
+#[tokio::test]
+async fn hsts_is_sent_only_when_configured() {
+    let app = spawn_app().await;
+    let resp = api().get(app.url("/healthz")).send().await.unwrap();
+    assert!(
+        resp.headers()
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .is_none()
+    );
+
+    let app = spawn_app_with(|c| c.hsts_max_age_secs = Some(31_536_000)).await;
+    for path in ["/healthz", "/login", "/no/such/page"] {
+        let resp = api().get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            resp.headers()
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .map(|v| v.to_str().unwrap()),
+            Some("max-age=31536000; includeSubDomains"),
+            "{path}"
+        );
+    }
+}
+
+/// The value of cookie `name` set by `headers`, and the whole `Set-Cookie` line.
+fn set_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<(&'a str, &'a str)> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix('=')?;
+            Some((value.split(';').next().unwrap(), line))
+        })
+}
+
+#[tokio::test]
+async fn secure_cookies_carry_the_host_prefix() {
+    let app = spawn_app_with(|c| c.secure_cookies = true).await;
+    // A browser keeps `Secure` cookies for HTTPS only, so the cookies travel by hand here.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let (csrf_cookie, line) =
+        set_cookie(page.headers(), "__Host-motcua_login_csrf").expect("a __Host- sign-in cookie");
+    for attribute in ["; Secure", "; Path=/", "; HttpOnly"] {
+        assert!(line.contains(attribute), "{line}");
+    }
+    assert!(!line.to_ascii_lowercase().contains("domain"), "{line}");
+    assert!(set_cookie(page.headers(), "motcua_login_csrf").is_none());
+    let csrf_cookie = csrf_cookie.to_owned();
+    let csrf = csrf_field(&page.text().await.unwrap());
+
+    let resp = client
+        .post(app.url("/login"))
+        .header(
+            header::COOKIE,
+            format!("__Host-motcua_login_csrf={csrf_cookie}"),
+        )
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", OFFICER.0),
+            ("password", OFFICER.2),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (token, line) =
+        set_cookie(resp.headers(), "__Host-motcua_session").expect("a __Host- session cookie");
+    assert!(
+        line.contains("; Secure") && line.contains("; Path=/"),
+        "{line}"
+    );
+    let token = token.to_owned();
+
+    let resp = client
+        .get(app.url("/staff"))
+        .header(header::COOKIE, format!("__Host-motcua_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the session is read back");
+    // The unprefixed name, which a sibling site could plant, is not a session.
+    let resp = client
+        .get(app.url("/staff"))
+        .header(header::COOKIE, format!("motcua_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login");
 }

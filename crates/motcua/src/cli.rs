@@ -39,6 +39,34 @@ pub struct ServeArgs {
     /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Send Strict-Transport-Security (includeSubDomains): only when every subdomain is served over HTTPS.
+    #[arg(long, env = "MOTCUA_HSTS")]
+    pub hsts: bool,
+    /// The max-age of Strict-Transport-Security, in seconds (default one year).
+    #[arg(long, env = "MOTCUA_HSTS_MAX_AGE_SECS", default_value_t = 31_536_000)]
+    pub hsts_max_age_secs: u64,
+    /// Serve /metrics only on this address (the main address then answers 404 for it).
+    #[arg(long, env = "MOTCUA_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Seconds a client has to send a request's headers; also how long a kept-alive connection may wait between requests.
+    #[arg(long, env = "MOTCUA_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = motcua_web::ServeConfig::DEFAULT_HEADER_READ_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds after which a connection on which no byte moves is closed (keep it above the 30-second request timeout).
+    #[arg(long, env = "MOTCUA_IDLE_TIMEOUT_SECS",
+        default_value_t = motcua_web::ServeConfig::DEFAULT_IDLE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    #[arg(long, env = "MOTCUA_MAX_CONNECTIONS",
+        default_value_t = motcua_web::ServeConfig::DEFAULT_MAX_CONNECTIONS as u64,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "MOTCUA_DRAIN_TIMEOUT_SECS",
+        default_value_t = motcua_web::ServeConfig::DEFAULT_DRAIN_TIMEOUT_SECS)]
+    pub drain_timeout_secs: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -2,9 +2,13 @@
 //! staff, 10,000 generated citizens plus a showcase household, and demo API clients, prints
 //! how to sign in, then serves.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use motcua_db::Db;
+use motcua_db::events::{self, NewEvent};
 use motcua_identity::clients;
 use motcua_identity::password::PasswordService;
 use motcua_identity::staff::{self, Role};
@@ -23,6 +27,8 @@ const OFFICER: (&str, &str, &str) = (
     "motcua-officer-demo",
 );
 const CLIENTS_FILE: &str = "demo-clients.json";
+/// The aggregate of the event the demo appends to a database it fills: its mark of ownership.
+const MARK: (&str, &str) = ("demo", "motcua-demo");
 
 /// A household shown in the README: search "nguyen van an" to find it. Its deceased member
 /// still holds a permanent residence, so the data-quality report has a live example.
@@ -36,6 +42,7 @@ pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,h
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let db = setup::open(&args.db).await?;
+    claim(&db).await?;
     let passwords = PasswordService::new(Default::default())?;
     for (username, name, password, role) in [
         (ADMIN.0, ADMIN.1, ADMIN.2, Role::Admin),
@@ -81,6 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let clients_path = args.db.data_dir.join(CLIENTS_FILE);
     let demo_clients: serde_json::Value = if clients_path.exists() {
+        keep_private(&clients_path)?;
         serde_json::from_str(&std::fs::read_to_string(&clients_path)?)?
     } else {
         let verify = clients::create(
@@ -99,7 +107,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await?;
         let v = json!({ "verify_only": verify, "verify_and_lookup": lookup });
         std::fs::create_dir_all(&args.db.data_dir)?;
-        std::fs::write(&clients_path, serde_json::to_string_pretty(&v)?)
+        write_secret(&clients_path, &serde_json::to_string_pretty(&v)?)
             .with_context(|| format!("cannot write {}", clients_path.display()))?;
         v
     };
@@ -115,4 +123,68 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(&demo_clients)?);
     setup::serve(db, &args).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo fills only a database that is empty or that it filled before. Pointed at one with
+/// other data (a real registry, a test system), it stops before writing anything of its own,
+/// so demo accounts with published passwords never land beside real data.
+async fn claim(db: &Db) -> anyhow::Result<()> {
+    if !events::for_aggregate(db, MARK.0, MARK.1).await?.is_empty() {
+        return Ok(());
+    }
+    let holds_data = motcua_registry::citizens::count(db).await? > 0
+        || !staff::list(db, 0).await?.is_empty()
+        || !clients::list(db).await?.is_empty();
+    if holds_data {
+        anyhow::bail!(
+            "refusing to load demo data into {}: it already holds citizens, staff or API clients \
+             that motcua demo did not create; use an empty database or another --data-dir",
+            db.display_url()
+        );
+    }
+    // Two demos starting on one empty database cannot both claim it: the event's version is
+    // unique per aggregate.
+    let mut tx = db.begin().await?;
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: MARK.0,
+            aggregate_id: MARK.1,
+            event_type: "demo.database_claimed",
+            actor: "demo",
+            reason: "motcua demo fills this database with demo data",
+            payload: json!({}),
+            occurred_at: motcua_db::clock::now_us(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Writes a new file only its owner can read: created with mode 0600, so the secrets are
+/// never readable by others, not even between creation and a later change of mode.
+fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// A secrets file left readable by others (by an older version) is made private again.
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }

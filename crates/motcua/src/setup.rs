@@ -1,5 +1,7 @@
 //! Opening the database and starting the server.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use motcua_db::Db;
 
@@ -14,9 +16,14 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
             format!("cannot use the data directory {}", args.data_dir.display())
         })?,
     };
-    let db = Db::connect(&url)
-        .await
-        .with_context(|| format!("cannot open the database {url}"))?;
+    // Neither the URL nor the error may carry the password into a message or a log.
+    let db = Db::connect(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database {}: {}",
+            motcua_db::redact_url(&url),
+            motcua_db::redact_url(&e.to_string())
+        )
+    })?;
     motcua_db::migrate::run(&db)
         .await
         .context("migrations failed")?;
@@ -31,16 +38,32 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
     let config = motcua_web::WebConfig {
         secure_cookies: args.secure_cookies,
+        hsts_max_age_secs: args.hsts.then_some(args.hsts_max_age_secs),
         ..limits(&args.limits)?
     };
     let state = motcua_web::AppState::new(db.clone(), config)?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = bind(&args.listen).await?;
     let addr = listener.local_addr()?;
+    let metrics = match &args.metrics_listen {
+        Some(at) => Some(bind(at).await?),
+        None => None,
+    };
     tracing::info!(%addr, database = db.display_url(), engine = db.engine().name(), "motcua serving");
     println!("motcua is serving on http://{addr}");
-    motcua_web::serve(listener, state).await?;
+    if let Some(m) = &metrics {
+        println!("metrics on http://{}/metrics", m.local_addr()?);
+    }
+    let connections = motcua_web::ServeConfig {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+    };
+    let listeners = motcua_web::Listeners {
+        main: listener,
+        metrics,
+    };
+    motcua_web::serve_with(listeners, state, connections).await?;
     db.close().await;
     Ok(())
 }
@@ -66,4 +89,10 @@ fn limits(args: &LimitArgs) -> anyhow::Result<motcua_web::WebConfig> {
         verification,
         ..defaults
     })
+}
+
+async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }

@@ -26,6 +26,13 @@ fn motcua(work: &Path) -> Command {
         "MOTCUA_LISTEN",
         "MOTCUA_SECURE_COOKIES",
         "MOTCUA_PASSWORD",
+        "MOTCUA_HSTS",
+        "MOTCUA_HSTS_MAX_AGE_SECS",
+        "MOTCUA_METRICS_LISTEN",
+        "MOTCUA_HEADER_READ_TIMEOUT_SECS",
+        "MOTCUA_IDLE_TIMEOUT_SECS",
+        "MOTCUA_MAX_CONNECTIONS",
+        "MOTCUA_DRAIN_TIMEOUT_SECS",
     ] {
         cmd.env_remove(var);
     }
@@ -554,8 +561,8 @@ fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-fn wait_healthy(server: &mut Server, addr: SocketAddr, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+fn wait_healthy(server: &mut Server, addr: SocketAddr, log: &Path, within: Duration) {
+    let deadline = Instant::now() + within;
     loop {
         if let Some((200, body)) = http_get(addr, "/healthz") {
             assert!(body.contains("ok"), "{body}");
@@ -569,7 +576,7 @@ fn wait_healthy(server: &mut Server, addr: SocketAddr, log: &Path) {
         }
         if Instant::now() > deadline {
             panic!(
-                "motcua serve not healthy on {addr} within 20 s:\n{}",
+                "motcua serve not healthy on {addr} within {within:?}:\n{}",
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
@@ -578,6 +585,14 @@ fn wait_healthy(server: &mut Server, addr: SocketAddr, log: &Path) {
 }
 
 fn spawn_server(env: &Env, configure: impl FnOnce(&mut Command, &str)) -> (Server, SocketAddr) {
+    spawn_server_within(env, Duration::from_secs(20), configure)
+}
+
+fn spawn_server_within(
+    env: &Env,
+    within: Duration,
+    configure: impl FnOnce(&mut Command, &str),
+) -> (Server, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log_path = env.path("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -585,7 +600,7 @@ fn spawn_server(env: &Env, configure: impl FnOnce(&mut Command, &str)) -> (Serve
     cmd.stdout(log.try_clone().unwrap()).stderr(log);
     configure(&mut cmd, &addr.to_string());
     let mut server = Server(cmd.spawn().unwrap());
-    wait_healthy(&mut server, addr, &log_path);
+    wait_healthy(&mut server, addr, &log_path, within);
     (server, addr)
 }
 
@@ -1002,4 +1017,317 @@ async fn verification_throttle_holds_across_two_nodes() {
         let answer: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(answer["match"], true);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Connections
+// ---------------------------------------------------------------------------------------
+
+const KEEP_ALIVE_HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: motcua\r\n\r\n";
+
+/// One answer (head and `Content-Length` body) read from a connection that stays open.
+fn read_answer(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() >= end + 4 + len {
+                return Ok(String::from_utf8_lossy(&buf[..end + 4 + len]).into_owned());
+            }
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A connection that has been served one request and is kept alive.
+fn served_connection(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(KEEP_ALIVE_HEALTHZ).unwrap();
+    let answer = read_answer(&mut s).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    s
+}
+
+/// Waits until the server closes `s`: true if it did within `within`.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut rest = Vec::new();
+    match s.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[tokio::test]
+async fn serve_closes_a_connection_that_never_finishes_its_headers() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .args(["--header-read-timeout-secs", "1"]);
+    });
+    let mut unfinished = TcpStream::connect(addr).unwrap();
+    // The blank line that ends the head never comes.
+    unfinished
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: motcua\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // Meanwhile a complete request on another connection is answered.
+    let (status, _) = http_get(addr, "/healthz").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        closed_within(&mut unfinished, Duration::from_secs(5)),
+        "the unfinished connection is still open after {:?}",
+        started.elapsed()
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(4),
+        "closed after {waited:?}, the limit is 1 s"
+    );
+
+    // The same limit closes a kept-alive connection that sends no next request.
+    let mut kept = served_connection(addr);
+    let started = Instant::now();
+    assert!(closed_within(&mut kept, Duration::from_secs(5)));
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn serve_closes_a_connection_on_which_nothing_moves() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .args([
+                "--header-read-timeout-secs",
+                "30",
+                "--idle-timeout-secs",
+                "1",
+            ]);
+    });
+    // Long before the header read timeout, the idle timeout ends a silent connection.
+    let mut silent = TcpStream::connect(addr).unwrap();
+    let started = Instant::now();
+    assert!(closed_within(&mut silent, Duration::from_secs(10)));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "closed after {waited:?}, the idle limit is 1 s"
+    );
+}
+
+#[tokio::test]
+async fn serve_holds_connections_beyond_the_cap_until_one_closes() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .args(["--max-connections", "2"]);
+    });
+    let first = served_connection(addr);
+    let _second = served_connection(addr);
+    // The kernel completes the third handshake; motcua does not accept it yet.
+    let mut third = TcpStream::connect(addr).unwrap();
+    third.write_all(KEEP_ALIVE_HEALTHZ).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = third.read(&mut byte);
+    assert!(
+        matches!(&waiting, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "a third connection was served beyond a cap of two: {waiting:?}"
+    );
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let answer = read_answer(&mut third).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn serve_finishes_a_request_in_flight_after_sigterm() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (mut server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen]);
+    });
+    // A sign-in whose body arrives in two parts: the handler waits for the second.
+    let body = "csrf=wrong&username=officer&password=not-the-password";
+    let (now, later) = body.split_at(10);
+    let mut in_flight = TcpStream::connect(addr).unwrap();
+    in_flight
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        in_flight,
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{now}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The listener closes: new connections are refused while the request is finishing.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    in_flight.write_all(later.as_bytes()).unwrap();
+    let answer = read_answer(&mut in_flight).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(answer.contains("<html"), "the sign-in page again: {answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "motcua serve did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn serve_keeps_metrics_on_their_own_address_when_asked() {
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let metrics_arg = metrics.to_string();
+    let (_server, addr) = spawn_server(&env, |cmd, listen| {
+        cmd.args(["serve", "--database", &url, "--listen", listen])
+            .env("MOTCUA_METRICS_LISTEN", &metrics_arg);
+    });
+    let (status, _) = http_get(addr, "/metrics").unwrap();
+    assert_eq!(status, 404, "the main address hides the metrics");
+    let (status, body) = http_get(metrics, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("route=\"/healthz\",status=\"200\""), "{body}");
+    let (status, _) = http_get(metrics, "/healthz").unwrap();
+    assert_eq!(status, 404, "only the metrics on the metrics address");
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn database_passwords_never_appear_in_messages() {
+    let work = tempfile::tempdir().unwrap();
+    // URLs refused before any connection is tried, so the test does not wait out a timeout.
+    let mut urls = vec![
+        "postgresql://motcua:s3cret-pw@db.invalid:notaport/motcua".to_owned(),
+        "postgres://motcua@db.invalid:notaport/motcua?sslmode=disable&password=s3cret-pw"
+            .to_owned(),
+        "postgres://motcua:s3cret%40pw@db.invalid/motcua?sslmode=nonsense".to_owned(),
+        "mysql://motcua:s3cret-pw@127.0.0.1/motcua".to_owned(),
+    ];
+    // And a server that answers with an error of its own.
+    if let Some(server) = testing::postgres_url() {
+        let (scheme, rest) = server.split_once("://").unwrap();
+        let (user, host) = rest.rsplit_once('@').unwrap();
+        let user = user.split(':').next().unwrap();
+        let host = host.split(['/', '?']).next().unwrap();
+        urls.push(format!(
+            "{scheme}://{user}:s3cret-pw@{host}/no_such_database"
+        ));
+    }
+    for url in &urls {
+        let r = run(work.path(), &["migrate", "--database", url]);
+        assert!(!r.ok(), "{r:?}");
+        assert!(
+            r.stderr.contains("database") && r.stderr.contains("***"),
+            "{r:?}"
+        );
+        assert!(
+            !r.stderr.contains("s3cret") && !r.stdout.contains("s3cret"),
+            "{url}: {r:?}"
+        );
+    }
+}
+
+/// A CSV with one citizen nobody but its importer knows.
+fn someone_elses_registry(env: &Env) {
+    let csv = env.path("registry.csv");
+    std::fs::write(
+        &csv,
+        format!("{HEADER}079085000777,Lê Văn Ánh,M,1985,079,2,head,079,\n"),
+    )
+    .unwrap();
+    let r = env.run_db(&["registry", "import", csv.to_str().unwrap()]);
+    assert!(r.ok(), "{r:?}");
+}
+
+#[tokio::test]
+async fn demo_refuses_a_database_holding_other_data() {
+    let env = Env::new().await;
+    someone_elses_registry(&env);
+    // Held, so that a demo that did not refuse fails to serve instead of running on.
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let r = env.run_db(&["demo", "--listen", &busy_addr]);
+    assert!(!r.ok(), "{r:?}");
+    assert!(r.stderr.contains("refusing to load demo data"), "{r:?}");
+    assert!(!env.path("data").join("demo-clients.json").exists());
+    let db = env.connect().await;
+    assert_eq!(citizens::count(&db).await.unwrap(), 1, "no demo citizens");
+    assert!(
+        motcua_identity::staff::by_username(&db, "admin")
+            .await
+            .unwrap()
+            .is_none(),
+        "no demo staff"
+    );
+    assert!(
+        motcua_identity::clients::list(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn demo_reuses_its_own_database_and_keeps_its_secrets_private() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let env = Env::new().await;
+    let url = env.db.url.clone();
+    let (server, _) = spawn_server_within(&env, Duration::from_secs(120), |cmd, listen| {
+        cmd.args(["demo", "--database", &url, "--listen", listen]);
+    });
+    drop(server);
+    let secrets = env.path("data").join("demo-clients.json");
+    let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    // A second start accepts the database it filled (and then finds the address taken).
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let r = env.run_db(&["demo", "--listen", &busy_addr]);
+    assert!(!r.ok(), "{r:?}");
+    assert!(!r.stderr.contains("refusing"), "{r:?}");
+    assert!(r.stderr.contains("cannot listen on"), "{r:?}");
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{Chrome, render};
 use crate::AppState;
-use crate::auth::{Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Staff, cookie};
+use crate::auth::{Ctx, Staff, cookie, login_csrf_cookie, session_cookie};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -55,7 +55,7 @@ fn page(
     );
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(state, LOGIN_CSRF_COOKIE, &token, Some(3600)),
+        cookie_header(state, login_csrf_cookie(&state.config), &token, Some(3600)),
     );
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -94,7 +94,7 @@ pub async fn submit(
     let password = f.password.unwrap_or_default();
     let err = |field: &str, key: &str| vec![(field.to_owned(), t.get(key).to_owned())];
 
-    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    let expected = cookie(&headers, login_csrf_cookie(&state.config)).unwrap_or("");
     let given = f.csrf.as_deref().unwrap_or("");
     if expected.is_empty() || !constant_time_eq(expected, given) {
         return page(
@@ -176,11 +176,11 @@ pub async fn submit(
             let h = resp.headers_mut();
             h.append(
                 header::SET_COOKIE,
-                cookie_header(&state, SESSION_COOKIE, &token, None),
+                cookie_header(&state, session_cookie(&state.config), &token, None),
             );
             h.append(
                 header::SET_COOKIE,
-                cookie_header(&state, LOGIN_CSRF_COOKIE, "", Some(0)),
+                cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
             );
             resp
         }
@@ -206,7 +206,7 @@ pub async fn logout(
     if !constant_time_eq(&session.csrf_token, f.csrf.as_deref().unwrap_or("")) {
         return super::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
     }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+    if let Some(token) = cookie(&headers, session_cookie(&state.config))
         && let Err(e) = sessions::end(&state.db, token).await
     {
         return failure(&ctx, e);
@@ -214,7 +214,7 @@ pub async fn logout(
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie_header(&state, SESSION_COOKIE, "", Some(0)),
+        cookie_header(&state, session_cookie(&state.config), "", Some(0)),
     );
     resp
 }
