@@ -84,7 +84,7 @@ browserTest('officer searches a citizen without diacritics and opens the record'
     await resultButton.first().isVisible(),
     `no visible result row opening ${CITIZEN_HREF} for "nguyen van an" at ${page.url()}`,
   );
-  const row = page.locator('table tr', { has: resultButton });
+  const row = page.locator('table tr', { has: page.locator(`button[formaction="${CITIZEN_HREF}"]`) });
   assert.match(await row.first().innerText(), new RegExp(CITIZEN_PID), `result row lacks the PID at ${page.url()}`);
   await assertAccessible(page, 'search results');
 
