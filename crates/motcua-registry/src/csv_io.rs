@@ -13,8 +13,8 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use motcua_db::Db;
 use motcua_db::events::{self, NewEvent};
-use motcua_db::{Db, on_read, on_tx, on_write};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -24,11 +24,10 @@ use motcua_domain::spreadsheet::safe_cell;
 
 use crate::citizens;
 use crate::error::{FieldError, RegistryError, Result};
-use crate::record::{
-    CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
-};
+use crate::record::{COLUMNS, Citizen, CitizenRecord, REQUIRED_COLUMNS};
 use crate::row_reader::{self, Msg};
 pub use crate::sorted_reader::RunLimits;
+use crate::store;
 
 /// Receives progress while a file is processed.
 pub trait Progress: Send {
@@ -157,19 +156,7 @@ pub async fn import<R: Read + Send + 'static>(
     }
     if !opts.dry_run {
         let now = motcua_db::clock::now_us();
-        let _: u64 = on_write!(db, c => {
-            sqlx::query(
-                "INSERT INTO registry_imports (id, source_name, actor, rows_imported, started_at)
-                 VALUES ($1, $2, $3, 0, $4)",
-            )
-            .bind(&import_id)
-            .bind(&opts.source_name)
-            .bind(&opts.actor)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        store::imports::insert(db, &import_id, &opts.source_name, &opts.actor, now).await?;
     }
 
     // Into an empty table on SQLite, rows are written in PID order: appending to the B-tree is
@@ -210,7 +197,7 @@ pub async fn import<R: Read + Send + 'static>(
             );
             if rebuild {
                 let index_started = Instant::now();
-                writer.create_indexes(SECONDARY_INDEXES.iter().map(|(_, sql)| *sql))?;
+                writer.create_indexes()?;
                 tracing::info!(
                     seconds = index_started.elapsed().as_secs_f64(),
                     "secondary indexes built"
@@ -500,7 +487,7 @@ async fn store_batch(
         }
         None => {
             let mut tx = db.begin().await?;
-            let got = citizens::insert_rows(&mut tx, &rows, Some(import_id), now).await?;
+            let got = store::citizens::insert(&mut tx, &rows, Some(import_id), now).await?;
             let got: std::collections::HashSet<i64> = got.into_iter().collect();
             let flags: Vec<bool> = rows.iter().map(|r| got.contains(&r.pid.as_i64())).collect();
             let stored: Vec<CitizenRecord> = rows
@@ -551,15 +538,7 @@ fn collect_outcome<'a>(
 async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportReport) -> Result<()> {
     let now = motcua_db::clock::now_us();
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE registry_imports SET rows_imported = $1, finished_at = $2 WHERE id = $3")
-            .bind(report.rows_imported as i64)
-            .bind(now)
-            .bind(import_id)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::imports::finish(&mut tx, import_id, report.rows_imported as i64, now).await?;
     events::append(
         &mut tx,
         &NewEvent {
@@ -581,30 +560,9 @@ async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportRep
     Ok(())
 }
 
-const SECONDARY_INDEXES: &[(&str, &str)] = &[
-    (
-        "citizens_by_name",
-        "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, date_of_birth)",
-    ),
-    (
-        "citizens_by_household",
-        "CREATE INDEX IF NOT EXISTS citizens_by_household ON citizens (household_id)",
-    ),
-];
-
 /// Drops (`false`) or (re)creates (`true`) the secondary indexes on `citizens`.
 pub async fn set_secondary_indexes(db: &Db, present: bool) -> Result<()> {
-    for (name, create) in SECONDARY_INDEXES {
-        let sql = if present {
-            (*create).to_owned()
-        } else {
-            format!("DROP INDEX IF EXISTS {name}")
-        };
-        let _: u64 = on_write!(db, c => {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+    store::imports::set_secondary_indexes(db, present).await
 }
 
 /// Exports every citizen, in PID order, with all [`COLUMNS`]. Returns the row count. Cells
@@ -615,12 +573,7 @@ pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) 
     let mut after = -1i64;
     let mut n = 0u64;
     loop {
-        let sql = format!(
-            "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid > $1 ORDER BY pid LIMIT 10000"
-        );
-        let page: Vec<CitizenRow> = on_read!(db, c => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).fetch_all(c).await
-        })?;
+        let page = store::citizens::page_after(db, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.pid;
         for row in page {
@@ -801,8 +754,5 @@ pub fn write_generated<W: Write>(
 
 /// Count of imports recorded, for status pages.
 pub async fn import_count(db: &Db) -> Result<i64> {
-    let n: i64 = on_read!(db, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM registry_imports").fetch_one(c).await
-    })?;
-    Ok(n)
+    store::imports::count(db).await
 }

@@ -12,12 +12,14 @@ mod bulk_sqlite;
 pub mod citizens;
 pub mod csv_io;
 pub mod error;
+mod int_map;
 mod packed_rows;
 pub mod quality;
 pub mod record;
 mod row_reader;
 pub mod search;
 mod sorted_reader;
+mod store;
 pub mod verify;
 pub mod vital;
 

@@ -557,12 +557,6 @@ pub struct CitizenRow {
     pub version: i32,
 }
 
-pub const CITIZEN_COLUMNS: &str = "pid, full_name, gender, date_of_birth, birth_year,
-    birth_province, hometown_province, ethnicity_code, religion, nationality, father_pid,
-    mother_pid, spouse_pid, status, date_of_death, phone, email, tax_code,
-    social_insurance_code, household_id, relation_to_head, residence_province,
-    residence_address, version";
-
 /// Shows a stored PID with its leading zeros.
 pub fn pid_text(v: i64) -> String {
     format!("{v:012}")

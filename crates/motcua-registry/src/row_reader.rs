@@ -7,7 +7,6 @@
 //! which is file order, without a reordering buffer. The sequencer alone keeps the map of PIDs
 //! seen, so "duplicates the PID on line N" always names the first occurrence in the file.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -16,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::csv_io::{Progress, RowError};
 use crate::error::FieldError;
+use crate::int_map::IntMap;
 use crate::record::{self, COLUMNS, CitizenRecord};
 use crate::sorted_reader::{Check, RawRun, RecordParser, RunLimits, Splitter};
 
@@ -157,7 +157,7 @@ fn sequence(
     tx: mpsc::Sender<Msg>,
     mut progress: Box<dyn Progress>,
 ) {
-    let mut seen = PidMap::default();
+    let mut seen: IntMap<u64> = IntMap::default();
     let mut batch = Vec::with_capacity(batch_rows);
     let (mut rows, mut bytes) = (0u64, 0u64);
     // Chunks were dealt round-robin, so taking them round-robin restores file order; the first
@@ -252,28 +252,3 @@ pub(crate) fn validate_fields(
     let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
     record::validate_columns(&values, today)
 }
-
-/// A hasher for PIDs and other integer keys: one multiply instead of SipHash.
-#[derive(Default)]
-pub(crate) struct PidHasher(u64);
-
-impl std::hash::Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.0 = (v as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-}
-
-type PidMap = HashMap<i64, u64, std::hash::BuildHasherDefault<PidHasher>>;
-
-/// A map keyed by integers, hashed with [`PidHasher`].
-pub(crate) type IntMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<PidHasher>>;
