@@ -296,8 +296,8 @@ impl Drop for Checkpointer {
 use rusqlite::Connection;
 
 use crate::citizens::household_rows;
-use crate::csv_io::batch_event;
 use crate::error::{RegistryError, Result};
+use crate::import_event::batch_event;
 use crate::packed_rows::{PackedChunk, RunPart};
 use crate::record::CitizenRecord;
 use crate::store::{self, bulk};

@@ -9,9 +9,12 @@ use serde_json::json;
 
 use crate::error::{RegistryError, Result};
 use crate::int_map::IntMap;
+pub use crate::record::HouseholdRow;
 use crate::record::{Citizen, CitizenRecord, pid_text};
 use crate::store;
+pub use crate::store::id_cards::IdCard;
 use crate::store::residences::NewResidence;
+pub use crate::store::residences::Residence;
 
 /// The event-log aggregate of a citizen is `citizen/<12-digit PID>`.
 pub const AGGREGATE: &str = "citizen";
@@ -221,14 +224,6 @@ pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: 
     store::households::insert(tx, &household_rows(rows), now).await
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct HouseholdRow {
-    pub id: i64,
-    pub head_pid: Option<i64>,
-    pub province_code: i32,
-    pub address: String,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct HouseholdView {
     pub id: i64,
@@ -253,16 +248,6 @@ pub async fn household(db: &Db, id: i64) -> Result<Option<HouseholdView>> {
         address: row.address,
         members,
     }))
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Residence {
-    pub id: String,
-    pub kind: String,
-    pub province_code: i32,
-    pub address: String,
-    pub valid_from: Option<String>,
-    pub valid_to: Option<String>,
 }
 
 /// Residence history (left permanent residences, temporary residences), newest first.
@@ -419,14 +404,6 @@ pub(crate) async fn append(
     )
     .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct IdCard {
-    pub id: String,
-    pub issued_on: String,
-    pub expires_on: Option<String>,
-    pub status: String,
 }
 
 pub async fn id_cards(db: &Db, pid: Pid) -> Result<Vec<IdCard>> {

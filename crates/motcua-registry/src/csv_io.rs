@@ -15,32 +15,22 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use motcua_db::Db;
 use motcua_db::events::{self, NewEvent};
-use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use motcua_domain::spreadsheet::safe_cell;
 
 use crate::citizens;
+pub use crate::csv_split::RunLimits;
 use crate::error::{FieldError, RegistryError, Result};
-use crate::record::{COLUMNS, Citizen, CitizenRecord, REQUIRED_COLUMNS};
+use crate::import_event::batch_event;
+use crate::import_report::Rejections;
+pub use crate::import_report::{ImportReport, NoProgress, Progress, RowError};
+use crate::record::{COLUMNS, Citizen, CitizenRecord};
+use crate::row_check::already_registered;
+pub use crate::row_check::check_header;
 use crate::row_reader::{self, Msg};
-pub use crate::sorted_reader::RunLimits;
 use crate::store;
-
-/// Receives progress while a file is processed.
-pub trait Progress: Send {
-    /// `rows` processed so far, `bytes` of input consumed.
-    fn update(&mut self, rows: u64, bytes: u64);
-    fn finish(&mut self, _rows: u64) {}
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-impl Progress for NoProgress {
-    fn update(&mut self, _: u64, _: u64) {}
-}
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -68,68 +58,6 @@ impl Default for ImportOptions {
             sorted_run: RunLimits::default(),
         }
     }
-}
-
-/// One rejected row.
-#[derive(Debug, Clone, Serialize)]
-pub struct RowError {
-    pub line: u64,
-    pub errors: Vec<FieldError>,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let msgs: Vec<String> = self.errors.iter().map(|e| e.to_string()).collect();
-        write!(f, "line {}: {}", self.line, msgs.join("; "))
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
-    pub import_id: String,
-    pub rows_read: u64,
-    pub rows_imported: u64,
-    pub rows_rejected: u64,
-    /// The first `max_reported` rejected rows.
-    pub errors: Vec<RowError>,
-    pub seconds: f64,
-}
-
-impl ImportReport {
-    pub fn is_complete(&self) -> bool {
-        self.rows_rejected == 0
-    }
-}
-
-/// Checks the header: known columns, no duplicates, the required six present.
-pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
-    let mut seen = std::collections::HashSet::new();
-    for h in header {
-        if !COLUMNS.contains(&h.as_str()) {
-            return Err(FieldError::new(
-                "header",
-                "header.unknown_column",
-                format!("unknown column {h:?}; known columns: {}", COLUMNS.join(",")),
-            ));
-        }
-        if !seen.insert(h.as_str()) {
-            return Err(FieldError::new(
-                "header",
-                "header.duplicate_column",
-                format!("column {h:?} appears twice"),
-            ));
-        }
-    }
-    for required in &COLUMNS[..REQUIRED_COLUMNS] {
-        if !seen.contains(required) {
-            return Err(FieldError::new(
-                "header",
-                "header.missing_column",
-                format!("required column {required:?} is missing"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Imports citizens from CSV. Rows that fail validation, repeat a PID in the file or are
@@ -237,46 +165,6 @@ pub async fn import<R: Read + Send + 'static>(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Rejected rows: every one counted, the `max` on the lowest lines kept for the report.
-pub(crate) struct Rejections {
-    max: usize,
-    count: u64,
-    kept: Vec<RowError>,
-}
-
-impl Rejections {
-    fn new(max: usize) -> Rejections {
-        Rejections {
-            max,
-            count: 0,
-            kept: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, e: RowError) {
-        self.count += 1;
-        if self.max == 0 {
-            return;
-        }
-        self.kept.push(e);
-        // Rows may be rejected out of file order; trimming now and then bounds the memory.
-        if self.kept.len() >= self.max.saturating_mul(2).max(1024) {
-            self.trim();
-        }
-    }
-
-    fn trim(&mut self) {
-        self.kept.sort_by_key(|e| e.line);
-        self.kept.truncate(self.max);
-    }
-
-    /// How many rows were rejected, and the reports kept, in line order.
-    fn into_sorted(mut self) -> (u64, Vec<RowError>) {
-        self.trim();
-        (self.count, self.kept)
-    }
 }
 
 /// How reading and storing a file went.
@@ -425,36 +313,6 @@ async fn import_streamed<R: Read + Send + 'static>(
     })
 }
 
-/// The batch event: how many rows, which lines, and a digest of the PIDs stored.
-pub(crate) fn batch_event<'a>(
-    import_id: &'a str,
-    actor: &'a str,
-    lines: (u64, u64),
-    stored_pids: impl Iterator<Item = i64>,
-    now: i64,
-) -> NewEvent<'a> {
-    let mut digest = Sha256::new();
-    let mut rows = 0usize;
-    for pid in stored_pids {
-        digest.update(pid.to_le_bytes());
-        rows += 1;
-    }
-    NewEvent {
-        aggregate_type: "registry_import",
-        aggregate_id: import_id,
-        event_type: "registry_import.batch_stored",
-        actor,
-        reason: "bulk import of citizens",
-        payload: json!({
-            "rows": rows,
-            "first_line": lines.0,
-            "last_line": lines.1,
-            "pids_sha256": hex::encode(digest.finalize()),
-        }),
-        occurred_at: now,
-    }
-}
-
 async fn store_batch(
     db: &Db,
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
@@ -504,17 +362,6 @@ async fn store_batch(
         }
     };
     Ok(collect_outcome(&lines, &rows, &inserted))
-}
-
-pub(crate) fn already_registered(line: u64, pid: &str) -> RowError {
-    RowError {
-        line,
-        errors: vec![FieldError::new(
-            "pid",
-            "pid.already_registered",
-            format!("{pid} is already registered"),
-        )],
-    }
 }
 
 /// Counts stored rows and reports the others as already registered.

@@ -8,41 +8,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::search::SearchRow;
 use crate::store;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    /// Same folded name and date of birth under different PIDs ("sạch").
-    SuspectedDuplicates,
-    /// Hometown, ethnicity or (for the living) permanent residence missing ("đủ").
-    MissingFields,
-    /// Deceased but still holding a permanent or current temporary residence ("sống").
-    DeceasedWithResidence,
-    /// Gender/century digit or year digits disagree with the record ("đúng").
-    InconsistentPid,
-}
-
-pub const CHECKS: [Check; 4] = [
-    Check::SuspectedDuplicates,
-    Check::MissingFields,
-    Check::DeceasedWithResidence,
-    Check::InconsistentPid,
-];
-
-impl Check {
-    pub fn code(self) -> &'static str {
-        match self {
-            Check::SuspectedDuplicates => "suspected_duplicates",
-            Check::MissingFields => "missing_fields",
-            Check::DeceasedWithResidence => "deceased_with_residence",
-            Check::InconsistentPid => "inconsistent_pid",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Check> {
-        CHECKS.into_iter().find(|c| c.code() == s)
-    }
-}
+pub use crate::store::quality::{CHECKS, Check};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QualityReport {

@@ -557,6 +557,15 @@ pub struct CitizenRow {
     pub version: i32,
 }
 
+/// The storage row of `households`.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct HouseholdRow {
+    pub id: i64,
+    pub head_pid: Option<i64>,
+    pub province_code: i32,
+    pub address: String,
+}
+
 /// Shows a stored PID with its leading zeros.
 pub fn pid_text(v: i64) -> String {
     format!("{v:012}")

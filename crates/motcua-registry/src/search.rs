@@ -5,11 +5,10 @@
 
 use motcua_db::Db;
 use motcua_domain::{Pid, fold};
-use serde::Serialize;
 
 use crate::error::{RegistryError, Result};
-use crate::record::pid_text;
 use crate::store;
+pub use crate::store::search::SearchRow;
 
 #[derive(Debug, Clone, Default)]
 pub struct SearchQuery {
@@ -19,23 +18,6 @@ pub struct SearchQuery {
     /// Keyset cursor: the (folded name, pid) of the last row of the previous page.
     pub after: Option<(String, i64)>,
     pub limit: i64,
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct SearchRow {
-    pub pid: i64,
-    pub full_name: String,
-    pub name_folded: String,
-    pub gender: String,
-    pub date_of_birth: String,
-    pub residence_province: Option<i32>,
-    pub status: String,
-}
-
-impl SearchRow {
-    pub fn pid_text(&self) -> String {
-        pid_text(self.pid)
-    }
 }
 
 pub const MAX_QUERY_CHARS: usize = 100;

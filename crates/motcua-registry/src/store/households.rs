@@ -3,8 +3,8 @@
 use motcua_db::{Db, Tx, on_read, on_tx};
 
 use super::raw_err;
-use crate::citizens::HouseholdRow;
 use crate::error::Result;
+use crate::record::HouseholdRow;
 
 /// A household stored again keeps its first head, or takes the new one if it had none.
 macro_rules! on_conflict {

@@ -2,9 +2,18 @@
 
 use motcua_db::{Db, Tx, on_read, on_tx};
 use motcua_domain::Pid;
+use serde::Serialize;
 
-use crate::citizens::IdCard;
 use crate::error::Result;
+
+/// A chip ID card of a citizen.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct IdCard {
+    pub id: String,
+    pub issued_on: String,
+    pub expires_on: Option<String>,
+    pub status: String,
+}
 
 /// A citizen's cards, newest first.
 pub async fn of_citizen(db: &Db, pid: Pid) -> Result<Vec<IdCard>> {

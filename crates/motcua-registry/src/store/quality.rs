@@ -1,10 +1,46 @@
-//! The data-quality checks as SQL conditions over `citizens`.
+//! The data-quality checks (listed in [`crate::quality`]) as SQL conditions over `citizens`.
 
 use motcua_db::{Db, on_read};
+use serde::Serialize;
 
 use crate::error::Result;
-use crate::quality::Check;
-use crate::search::SearchRow;
+use crate::store::search::SearchRow;
+
+/// The checks, each one SQL condition below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// Same folded name and date of birth under different PIDs ("sạch").
+    SuspectedDuplicates,
+    /// Hometown, ethnicity or (for the living) permanent residence missing ("đủ").
+    MissingFields,
+    /// Deceased but still holding a permanent or current temporary residence ("sống").
+    DeceasedWithResidence,
+    /// Gender/century digit or year digits disagree with the record ("đúng").
+    InconsistentPid,
+}
+
+pub const CHECKS: [Check; 4] = [
+    Check::SuspectedDuplicates,
+    Check::MissingFields,
+    Check::DeceasedWithResidence,
+    Check::InconsistentPid,
+];
+
+impl Check {
+    pub fn code(self) -> &'static str {
+        match self {
+            Check::SuspectedDuplicates => "suspected_duplicates",
+            Check::MissingFields => "missing_fields",
+            Check::DeceasedWithResidence => "deceased_with_residence",
+            Check::InconsistentPid => "inconsistent_pid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Check> {
+        CHECKS.into_iter().find(|c| c.code() == s)
+    }
+}
 
 /// The WHERE condition selecting the citizens (alias `c`) a check flags.
 fn condition(check: Check) -> &'static str {

@@ -2,9 +2,20 @@
 
 use motcua_db::{Db, Tx, on_read, on_tx};
 use motcua_domain::Pid;
+use serde::Serialize;
 
-use crate::citizens::Residence;
 use crate::error::Result;
+
+/// A residence record of a citizen.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Residence {
+    pub id: String,
+    pub kind: String,
+    pub province_code: i32,
+    pub address: String,
+    pub valid_from: Option<String>,
+    pub valid_to: Option<String>,
+}
 
 /// Residence history of a citizen, newest first.
 pub async fn of_citizen(db: &Db, pid: Pid) -> Result<Vec<Residence>> {

@@ -2,9 +2,28 @@
 
 use motcua_db::{Db, on_read};
 use motcua_domain::Pid;
+use serde::Serialize;
 
 use crate::error::Result;
-use crate::search::SearchRow;
+use crate::record::pid_text;
+
+/// A citizen as a search or worklist lists it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct SearchRow {
+    pub pid: i64,
+    pub full_name: String,
+    pub name_folded: String,
+    pub gender: String,
+    pub date_of_birth: String,
+    pub residence_province: Option<i32>,
+    pub status: String,
+}
+
+impl SearchRow {
+    pub fn pid_text(&self) -> String {
+        pid_text(self.pid)
+    }
+}
 
 /// The columns of a [`SearchRow`].
 const SELECT_ROWS: &str = "SELECT pid, full_name, name_folded, gender, date_of_birth,
