@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use motcua_db::Db;
 use motcua_db::events::{self, NewEvent};
-use motcua_db::{Db, on_read, on_tx};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::store;
+use crate::store::clients::{ClientRow, NewClient};
 use crate::token::{constant_time_eq, random_token, sha256_hex};
 use crate::{IdentityError, Result, invalid};
 
@@ -38,17 +40,7 @@ pub struct IssuedClient {
     pub client_secret: String,
 }
 
-#[derive(sqlx::FromRow, Clone)]
-struct Row {
-    id: String,
-    name: String,
-    secret_hash: String,
-    scopes: String,
-    created_at: i64,
-    disabled_at: Option<i64>,
-}
-
-impl Row {
+impl ClientRow {
     fn client(&self) -> ApiClient {
         ApiClient {
             id: self.id.clone(),
@@ -89,21 +81,14 @@ pub async fn create(db: &Db, name: &str, scopes: &[String], actor: &str) -> Resu
     let client_secret = random_token(32);
     let now = motcua_db::clock::now_us();
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::query(
-            "INSERT INTO api_clients (id, name, secret_hash, scopes, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&client_id)
-        .bind(name)
-        .bind(sha256_hex(&client_secret))
-        .bind(scopes.join(" "))
-        .bind(actor)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let new = NewClient {
+        id: &client_id,
+        name,
+        secret_hash: &sha256_hex(&client_secret),
+        scopes: &scopes.join(" "),
+        created_by: actor,
+    };
+    store::clients::insert(&mut tx, &new, now).await?;
     events::append(
         &mut tx,
         &NewEvent {
@@ -125,15 +110,8 @@ pub async fn create(db: &Db, name: &str, scopes: &[String], actor: &str) -> Resu
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ApiClient>> {
-    let rows: Vec<Row> = on_read!(db, c => {
-        sqlx::query_as(
-            "SELECT id, name, secret_hash, scopes, created_at, disabled_at
-             FROM api_clients ORDER BY created_at DESC",
-        )
-        .fetch_all(c)
-        .await
-    })?;
-    Ok(rows.iter().map(Row::client).collect())
+    let rows = store::clients::all(db).await?;
+    Ok(rows.iter().map(ClientRow::client).collect())
 }
 
 /// Disables a client; its secret stops working (within [`ClientCache`]'s lifetime on other
@@ -141,14 +119,7 @@ pub async fn list(db: &Db) -> Result<Vec<ApiClient>> {
 pub async fn disable(db: &Db, client_id: &str, actor: &str) -> Result<()> {
     let now = motcua_db::clock::now_us();
     let mut tx = db.begin().await?;
-    let n = on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE api_clients SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
-            .bind(now)
-            .bind(client_id)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    let n = store::clients::disable(&mut tx, client_id, now).await?;
     if n == 0 {
         return Err(IdentityError::NotFound);
     }
@@ -186,7 +157,7 @@ pub struct ClientCache {
 }
 
 /// When a client's row was read, and the row (shared, so a hit copies no text).
-type Cached = (i64, Arc<Row>);
+type Cached = (i64, Arc<ClientRow>);
 
 pub const CACHE_TTL_US: i64 = 10 * 1_000_000;
 
@@ -209,15 +180,7 @@ impl ClientCache {
         let row = match cached {
             Some((_, row)) => row,
             None => {
-                let row: Option<Row> = on_read!(db, c => {
-                    sqlx::query_as(
-                        "SELECT id, name, secret_hash, scopes, created_at, disabled_at
-                         FROM api_clients WHERE id = $1",
-                    )
-                    .bind(client_id)
-                    .fetch_optional(c)
-                    .await
-                })?;
+                let row = store::clients::get(db, client_id).await?;
                 let Some(row) = row else {
                     return Ok(Err(ClientAuthFailure::Unknown));
                 };

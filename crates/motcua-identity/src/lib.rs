@@ -10,6 +10,7 @@ pub mod clients;
 pub mod password;
 pub mod sessions;
 pub mod staff;
+mod store;
 pub mod token;
 
 use motcua_db::DbError;

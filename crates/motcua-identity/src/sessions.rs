@@ -2,10 +2,12 @@
 //! its SHA-256, the user, a per-session CSRF token and the expiry. Any node can serve any
 //! request: nothing lives in process memory.
 
-use motcua_db::{Db, on_read, on_tx, on_write};
+use motcua_db::Db;
 
 use crate::Result;
 use crate::staff::{self, StaffUser};
+use crate::store;
+use crate::store::sessions::NewSession;
 use crate::token::{random_token, sha256_hex};
 
 /// Idle timeout: a session unused this long expires.
@@ -28,29 +30,15 @@ pub async fn create(db: &Db, user: &StaffUser, now: i64) -> Result<(String, Sess
     let csrf = random_token(32);
     let expires_at = now + IDLE_US;
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at,
-                                   last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $4)",
-        )
-        .bind(sha256_hex(&token))
-        .bind(&user.id)
-        .bind(&csrf)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let new = NewSession {
+        token_hash: &sha256_hex(&token),
+        user_id: &user.id,
+        csrf_token: &csrf,
+        expires_at,
+    };
+    store::sessions::insert(&mut tx, &new, now).await?;
     // Expired sessions of anyone are swept on login, which is rare enough to afford it.
-    on_tx!(&mut tx, c => {
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::sessions::delete_expired(&mut tx, now).await?;
     tx.commit().await?;
     Ok((
         token,
@@ -62,30 +50,13 @@ pub async fn create(db: &Db, user: &StaffUser, now: i64) -> Result<(String, Sess
     ))
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    user_id: String,
-    csrf_token: String,
-    created_at: i64,
-    expires_at: i64,
-    last_seen_at: i64,
-}
-
 /// The live session for `token`, sliding its idle expiry forward.
 pub async fn get(db: &Db, token: &str, now: i64) -> Result<Option<Session>> {
     if token.len() > 128 {
         return Ok(None);
     }
     let hash = sha256_hex(token);
-    let row: Option<Row> = on_read!(db, c => {
-        sqlx::query_as(
-            "SELECT user_id, csrf_token, created_at, expires_at, last_seen_at
-             FROM sessions WHERE token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(c)
-        .await
-    })?;
+    let row = store::sessions::get(db, &hash).await?;
     let Some(row) = row else { return Ok(None) };
     if row.expires_at <= now || row.created_at + MAX_US <= now {
         return Ok(None);
@@ -96,15 +67,7 @@ pub async fn get(db: &Db, token: &str, now: i64) -> Result<Option<Session>> {
     let mut expires_at = row.expires_at;
     if now - row.last_seen_at >= TOUCH_EVERY_US {
         expires_at = (now + IDLE_US).min(row.created_at + MAX_US);
-        let _: u64 = on_write!(db, c => {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
-                .bind(now)
-                .bind(expires_at)
-                .bind(&hash)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        store::sessions::touch(db, &hash, now, expires_at).await?;
     }
     Ok(Some(Session {
         user,
@@ -115,12 +78,6 @@ pub async fn get(db: &Db, token: &str, now: i64) -> Result<Option<Session>> {
 
 /// Ends the session for `token` (logout).
 pub async fn end(db: &Db, token: &str) -> Result<()> {
-    let _: u64 = on_write!(db, c => {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(sha256_hex(token))
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::sessions::delete(db, &sha256_hex(token)).await?;
     Ok(())
 }

@@ -72,9 +72,7 @@ impl RawWriter {
         self.commit()?;
         if self.checkpointer.take().is_some() {
             // Another process may be reading; then the WAL is copied later, not truncated now.
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(db_err)?;
+            bulk::checkpoint_truncate(&self.conn)?;
             self.conn
                 .pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT)
                 .map_err(db_err)?;
@@ -92,7 +90,7 @@ impl RawWriter {
         now: i64,
     ) -> Result<Vec<bool>> {
         if !self.open {
-            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+            bulk::begin(&self.conn)?;
             self.open = true;
         }
         match store(&self.conn, rows, import_id, actor, lines, now) {
@@ -104,7 +102,7 @@ impl RawWriter {
                 Ok(flags)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                bulk::rollback(&self.conn);
                 self.open = false;
                 self.pending = 0;
                 Err(e)
@@ -133,14 +131,14 @@ impl RawWriter {
             .map_err(db_err)?;
         for part in parts {
             if !self.open {
-                self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+                bulk::begin(&self.conn)?;
                 self.open = true;
             }
             let now = motcua_db::clock::now_us();
             let outcome = match &part {
                 RunPart::Households(rows) => {
                     let started = std::time::Instant::now();
-                    let done = insert_households(&self.conn, rows, now).map(|_| 0);
+                    let done = store::households::insert_raw(&self.conn, rows, now).map(|_| 0);
                     tracing::debug!(
                         households = rows.len(),
                         seconds = started.elapsed().as_secs_f64(),
@@ -168,7 +166,7 @@ impl RawWriter {
                     }
                 }
                 Err(e) => {
-                    let _ = self.conn.execute_batch("ROLLBACK");
+                    bulk::rollback(&self.conn);
                     self.open = false;
                     self.pending = 0;
                     return Err(e);
@@ -185,7 +183,7 @@ impl RawWriter {
     /// and merges them (measured with the `sqlite3` shell on a million citizens: both indexes
     /// 4.1 s with a 512 MiB cache or in-memory temp storage, 2.1 s with 2 MiB, temp files and
     /// four sorter threads; inside the import, 1 MiB and eight threads were no better).
-    pub fn create_indexes<'a>(&self, sqls: impl Iterator<Item = &'a str>) -> Result<()> {
+    pub fn create_indexes(&self) -> Result<()> {
         self.conn
             .pragma_update(None, "cache_size", -SORTER_CACHE_KIB)
             .map_err(db_err)?;
@@ -199,16 +197,12 @@ impl RawWriter {
         self.conn
             .pragma_update(None, "mmap_size", INDEX_BUILD_MMAP)
             .map_err(db_err)?;
-        for sql in sqls {
-            self.conn.execute_batch(sql).map_err(db_err)?;
-            self.nudge_checkpointer();
-        }
-        Ok(())
+        bulk::create_secondary_indexes(&self.conn, || self.nudge_checkpointer())
     }
 
     pub fn commit(&mut self) -> Result<()> {
         if self.open {
-            self.conn.execute_batch("COMMIT").map_err(db_err)?;
+            bulk::commit(&self.conn)?;
             self.open = false;
             self.pending = 0;
             self.nudge_checkpointer();
@@ -238,9 +232,7 @@ impl Checkpointer {
         let conn = Connection::open(path).map_err(db_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(db_err)?;
-        let page_size: i64 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .map_err(db_err)?;
+        let page_size = bulk::page_size(&conn)?;
         let wal_path = format!("{path}-wal");
         let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
@@ -248,9 +240,7 @@ impl Checkpointer {
             .spawn(move || {
                 let mut wal: Option<std::fs::File> = None;
                 for () in nudged {
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        r.get::<_, i64>(2)
-                    });
+                    let done = bulk::checkpoint_passive(&conn);
                     match done {
                         Ok(copied) => {
                             if wal.is_none() {
@@ -305,20 +295,12 @@ impl Drop for Checkpointer {
 
 use rusqlite::Connection;
 
-use crate::citizens::{HOUSEHOLD_CONFLICT, HouseholdRow, household_rows};
-use crate::csv_io::batch_event;
+use crate::citizens::household_rows;
 use crate::error::{RegistryError, Result};
-use crate::packed_rows::{PackedChunk, RunPart, Text};
+use crate::import_event::batch_event;
+use crate::packed_rows::{PackedChunk, RunPart};
 use crate::record::CitizenRecord;
-
-const INSERT_CITIZEN: &str = "INSERT INTO citizens (pid, full_name, name_folded, gender,
-    date_of_birth, birth_year, birth_province, hometown_province, ethnicity_code, religion,
-    nationality, father_pid, mother_pid, spouse_pid, status, date_of_death, phone, email,
-    tax_code, social_insurance_code, household_id, relation_to_head, residence_province,
-    residence_address, import_id, created_at, updated_at, version)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?26, 1)
-    ON CONFLICT (pid) DO NOTHING";
+use crate::store::{self, bulk};
 
 fn db_err(e: rusqlite::Error) -> RegistryError {
     RegistryError::Db(e.into())
@@ -339,68 +321,17 @@ fn store(
     for r in rows {
         chunk.push(lines.0, r);
     }
-    let inserted = insert_packed(tx, &chunk, import_id, now)?;
+    let inserted = store::citizens::insert_packed(tx, &chunk, import_id, now)?;
     let stored: Vec<&CitizenRecord> = rows
         .iter()
         .zip(&inserted)
         .filter(|(_, ok)| **ok)
         .map(|(r, _)| *r)
         .collect();
-    insert_households(tx, &household_rows(stored.iter().copied()), now)?;
+    store::households::insert_raw(tx, &household_rows(stored.iter().copied()), now)?;
     let pids = stored.iter().map(|r| r.pid.as_i64());
     motcua_db::raw::append_event(tx, &batch_event(import_id, actor, lines, pids, now))?;
     Ok(inserted)
-}
-
-/// Households per multi-row insert. The 319,152 households of a million generated citizens
-/// took 0.48 s with a statement run per household, 0.29–0.38 s in groups of 64, on the
-/// writer's thread that every other stage waits for.
-const HOUSEHOLDS_PER_INSERT: usize = 64;
-
-/// Creates households, or names the head of one already stored without one.
-fn insert_households(tx: &Connection, rows: &[HouseholdRow], now: i64) -> Result<()> {
-    let sql = |n: usize| {
-        let values: Vec<String> = (0..n)
-            .map(|k| {
-                let p = k * 5;
-                format!(
-                    "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 5
-                )
-            })
-            .collect();
-        format!(
-            "INSERT INTO households (id, head_pid, province_code, address, created_at, updated_at)
-             VALUES {}{HOUSEHOLD_CONFLICT}",
-            values.join(", ")
-        )
-    };
-    let full = sql(HOUSEHOLDS_PER_INSERT);
-    for group in rows.chunks(HOUSEHOLDS_PER_INSERT) {
-        let mut stmt = if group.len() == HOUSEHOLDS_PER_INSERT {
-            tx.prepare_cached(&full)
-        } else {
-            tx.prepare_cached(&sql(group.len()))
-        }
-        .map_err(db_err)?;
-        for (k, h) in group.iter().enumerate() {
-            let p = k * 5;
-            let bound = stmt
-                .raw_bind_parameter(p + 1, h.id)
-                .and_then(|()| stmt.raw_bind_parameter(p + 2, h.head_pid))
-                .and_then(|()| stmt.raw_bind_parameter(p + 3, h.province_code))
-                .and_then(|()| stmt.raw_bind_parameter(p + 4, &h.address))
-                .and_then(|()| stmt.raw_bind_parameter(p + 5, now));
-            bound.map_err(db_err)?;
-        }
-        stmt.raw_execute().map_err(db_err)?;
-    }
-    Ok(())
 }
 
 /// Inserts a packed chunk (skipping PIDs already present) and its event. Returns, per row,
@@ -412,7 +343,7 @@ fn store_chunk(
     actor: &str,
     now: i64,
 ) -> Result<Vec<bool>> {
-    let inserted = insert_packed(tx, chunk, import_id, now)?;
+    let inserted = store::citizens::insert_packed(tx, chunk, import_id, now)?;
     let pids = chunk
         .rows
         .iter()
@@ -422,126 +353,6 @@ fn store_chunk(
     let event = batch_event(import_id, actor, chunk.line_span(), pids, now);
     motcua_db::raw::append_event(tx, &event)?;
     Ok(inserted)
-}
-
-/// Inserts a packed chunk's citizens, skipping PIDs already present. Returns, per row, whether
-/// it was inserted.
-fn insert_packed(
-    tx: &Connection,
-    chunk: &PackedChunk,
-    import_id: &str,
-    now: i64,
-) -> Result<Vec<bool>> {
-    let n = chunk.rows.len();
-    let mut inserted = Vec::with_capacity(n);
-    // Both statements are looked up once per chunk, not once per group.
-    let mut multi = tx
-        .prepare_cached(&multi_row_insert(CITIZENS_PER_INSERT))
-        .map_err(db_err)?;
-    let mut single = tx.prepare_cached(INSERT_CITIZEN).map_err(db_err)?;
-    let mut i = 0;
-    while i < n {
-        let end = (i + CITIZENS_PER_INSERT).min(n);
-        if end - i == CITIZENS_PER_INSERT {
-            for k in 0..CITIZENS_PER_INSERT {
-                bind_citizen(&mut multi, k * CITIZEN_PARAMS, chunk, i + k, import_id, now)
-                    .map_err(db_err)?;
-            }
-            match multi.raw_execute() {
-                Ok(_) => {
-                    inserted.extend([true; CITIZENS_PER_INSERT]);
-                    i = end;
-                    continue;
-                }
-                // A PID already present (stored meanwhile by another writer): `OR FAIL` keeps
-                // the rows before it, and the rest of the group goes one row at a time.
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    let stored = usize::try_from(tx.changes()).unwrap_or(0).min(end - i);
-                    inserted.extend(std::iter::repeat_n(true, stored));
-                    i += stored;
-                }
-                Err(e) => return Err(db_err(e)),
-            }
-        }
-        for row in i..end {
-            bind_citizen(&mut single, 0, chunk, row, import_id, now).map_err(db_err)?;
-            inserted.push(single.raw_execute().map_err(db_err)? == 1);
-        }
-        i = end;
-    }
-    Ok(inserted)
-}
-
-/// Citizens per multi-row insert. Starting and finishing a statement for every row showed in
-/// the writer's profile; in alternating runs on a million rows the whole import took
-/// 8.29–8.55 s with groups of 16 against 8.63–9.03 s row by row.
-const CITIZENS_PER_INSERT: usize = 16;
-/// Values bound per citizen, in [`INSERT_CITIZEN`]'s order.
-const CITIZEN_PARAMS: usize = 26;
-
-/// [`INSERT_CITIZEN`] for `rows` citizens, failing at the first PID already present.
-fn multi_row_insert(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|k| {
-            let p: Vec<String> = (1..=CITIZEN_PARAMS)
-                .map(|j| format!("?{}", k * CITIZEN_PARAMS + j))
-                .collect();
-            format!(
-                "({}, ?{}, 1)",
-                p.join(", "),
-                k * CITIZEN_PARAMS + CITIZEN_PARAMS
-            )
-        })
-        .collect();
-    format!(
-        "INSERT OR FAIL INTO citizens (pid, full_name, name_folded, gender,
-    date_of_birth, birth_year, birth_province, hometown_province, ethnicity_code, religion,
-    nationality, father_pid, mother_pid, spouse_pid, status, date_of_death, phone, email,
-    tax_code, social_insurance_code, household_id, relation_to_head, residence_province,
-    residence_address, import_id, created_at, updated_at, version) VALUES {}",
-        values.join(", ")
-    )
-}
-
-/// Binds row `i` of `chunk` to the parameters after `base`.
-fn bind_citizen(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    base: usize,
-    chunk: &PackedChunk,
-    i: usize,
-    import_id: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
-    let r = &chunk.rows[i];
-    let text = |column: Text| chunk.text(i, column);
-    stmt.raw_bind_parameter(base + 1, r.pid)?;
-    stmt.raw_bind_parameter(base + 2, text(Text::FullName))?;
-    stmt.raw_bind_parameter(base + 3, text(Text::NameFolded))?;
-    stmt.raw_bind_parameter(base + 4, r.gender)?;
-    stmt.raw_bind_parameter(base + 5, text(Text::DateOfBirth))?;
-    stmt.raw_bind_parameter(base + 6, r.birth_year)?;
-    stmt.raw_bind_parameter(base + 7, r.birth_province)?;
-    stmt.raw_bind_parameter(base + 8, r.hometown_province)?;
-    stmt.raw_bind_parameter(base + 9, r.ethnicity_code)?;
-    stmt.raw_bind_parameter(base + 10, text(Text::Religion))?;
-    stmt.raw_bind_parameter(base + 11, text(Text::Nationality))?;
-    stmt.raw_bind_parameter(base + 12, r.father_pid)?;
-    stmt.raw_bind_parameter(base + 13, r.mother_pid)?;
-    stmt.raw_bind_parameter(base + 14, r.spouse_pid)?;
-    stmt.raw_bind_parameter(base + 15, r.status)?;
-    stmt.raw_bind_parameter(base + 16, text(Text::DateOfDeath))?;
-    stmt.raw_bind_parameter(base + 17, text(Text::Phone))?;
-    stmt.raw_bind_parameter(base + 18, text(Text::Email))?;
-    stmt.raw_bind_parameter(base + 19, text(Text::TaxCode))?;
-    stmt.raw_bind_parameter(base + 20, text(Text::SocialInsuranceCode))?;
-    stmt.raw_bind_parameter(base + 21, r.household_id)?;
-    stmt.raw_bind_parameter(base + 22, r.relation_to_head)?;
-    stmt.raw_bind_parameter(base + 23, r.residence_province)?;
-    stmt.raw_bind_parameter(base + 24, text(Text::Address))?;
-    stmt.raw_bind_parameter(base + 25, import_id)?;
-    stmt.raw_bind_parameter(base + 26, now)
 }
 
 #[cfg(test)]
@@ -577,10 +388,10 @@ mod tests {
         let pids: Vec<String> = (0..40).map(|k| format!("0010950{k:05}")).collect();
         let pids: Vec<&str> = pids.iter().map(String::as_str).collect();
         assert_eq!(
-            insert_packed(&conn, &chunk(&pids[20..21]), "i", 1).unwrap(),
+            store::citizens::insert_packed(&conn, &chunk(&pids[20..21]), "i", 1).unwrap(),
             [true]
         );
-        let flags = insert_packed(&conn, &chunk(&pids), "i", 2).unwrap();
+        let flags = store::citizens::insert_packed(&conn, &chunk(&pids), "i", 2).unwrap();
         let skipped: Vec<usize> = (0..40).filter(|&k| !flags[k]).collect();
         assert_eq!(skipped, [20]);
         let count: i64 = conn

@@ -2,13 +2,19 @@
 
 use chrono::NaiveDate;
 use motcua_db::events::{self, NewEvent};
-use motcua_db::{Db, Tx, on_read, on_tx};
+use motcua_db::{Db, Tx};
 use motcua_domain::Pid;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::error::{RegistryError, Result};
-use crate::record::{CITIZEN_COLUMNS, Citizen, CitizenRecord, CitizenRow, pid_text};
+use crate::int_map::IntMap;
+pub use crate::record::HouseholdRow;
+use crate::record::{Citizen, CitizenRecord, pid_text};
+use crate::store;
+pub use crate::store::id_cards::IdCard;
+use crate::store::residences::NewResidence;
+pub use crate::store::residences::Residence;
 
 /// The event-log aggregate of a citizen is `citizen/<12-digit PID>`.
 pub const AGGREGATE: &str = "citizen";
@@ -23,20 +29,12 @@ pub struct Change<'a> {
 }
 
 pub async fn get(db: &Db, pid: Pid) -> Result<Option<Citizen>> {
-    let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid = $1");
-    let row: Option<CitizenRow> = on_read!(db, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid.as_i64()).fetch_optional(c).await
-    })?;
-    Ok(row.map(Citizen::from))
+    Ok(store::citizens::get(db, pid).await?.map(Citizen::from))
 }
 
 /// The citizen as seen inside a write transaction (for services that change it).
 pub async fn get_in(tx: &mut Tx, pid: Pid) -> Result<Option<Citizen>> {
-    let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid = $1");
-    let row: Option<CitizenRow> = on_tx!(tx, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid.as_i64()).fetch_optional(&mut *c).await
-    })?;
-    Ok(row.map(Citizen::from))
+    Ok(store::citizens::get_in(tx, pid).await?.map(Citizen::from))
 }
 
 /// The citizen, who must exist and be alive, as seen inside a write transaction.
@@ -55,10 +53,7 @@ pub async fn living_in(tx: &mut Tx, pid: Pid) -> Result<Citizen> {
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    let n: i64 = on_read!(db, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM citizens").fetch_one(c).await
-    })?;
-    Ok(n)
+    store::citizens::count(db).await
 }
 
 /// Inserts one citizen and its `citizen.registered` event. Fails with a conflict when the
@@ -70,7 +65,7 @@ pub async fn insert(
     reason: &str,
     now: i64,
 ) -> Result<()> {
-    let inserted = insert_rows(tx, std::slice::from_ref(r), None, now).await?;
+    let inserted = store::citizens::insert(tx, std::slice::from_ref(r), None, now).await?;
     if inserted.is_empty() {
         return Err(RegistryError::Conflict(format!(
             "pid {} is already registered",
@@ -109,76 +104,12 @@ pub(crate) fn record_payload(r: &CitizenRecord) -> serde_json::Value {
     })
 }
 
-pub(crate) const HOUSEHOLD_CONFLICT: &str =
-    " ON CONFLICT (id) DO UPDATE SET head_pid = COALESCE(households.head_pid, excluded.head_pid)";
-
-/// Rows per multi-row INSERT: 25 bound values each, under SQLite's 32,766-variable limit and
-/// PostgreSQL's 65,535.
-pub const INSERT_CHUNK: usize = 1000;
-
-/// Inserts citizens with multi-row statements, skipping PIDs already present. Returns the
-/// PIDs actually inserted.
-pub(crate) async fn insert_rows(
-    tx: &mut Tx,
-    rows: &[CitizenRecord],
-    import_id: Option<&str>,
-    now: i64,
-) -> Result<Vec<i64>> {
-    let mut inserted = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let got: Vec<i64> = on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO citizens (pid, full_name, name_folded, gender, date_of_birth,
-                    birth_year, birth_province, hometown_province, ethnicity_code, religion,
-                    nationality, father_pid, mother_pid, spouse_pid, status, date_of_death,
-                    phone, email, tax_code, social_insurance_code, household_id,
-                    relation_to_head, residence_province, residence_address, import_id,
-                    created_at, updated_at, version) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.pid.as_i64())
-                    .push_bind(r.full_name.clone())
-                    .push_bind(r.name_folded.clone())
-                    .push_bind(r.gender.as_code())
-                    .push_bind(r.date_of_birth.to_string())
-                    .push_bind(r.date_of_birth.year())
-                    .push_bind(i32::from(r.birth_province))
-                    .push_bind(r.hometown_province.map(i32::from))
-                    .push_bind(r.ethnicity_code.map(i32::from))
-                    .push_bind(r.religion.clone())
-                    .push_bind(r.nationality.clone())
-                    .push_bind(r.father_pid.map(|p| p.as_i64()))
-                    .push_bind(r.mother_pid.map(|p| p.as_i64()))
-                    .push_bind(r.spouse_pid.map(|p| p.as_i64()))
-                    .push_bind(if r.deceased { "deceased" } else { "alive" })
-                    .push_bind(r.date_of_death.map(|d| d.to_string()))
-                    .push_bind(r.phone.clone())
-                    .push_bind(r.email.clone())
-                    .push_bind(r.tax_code.clone())
-                    .push_bind(r.social_insurance_code.clone())
-                    .push_bind(r.household_id)
-                    .push_bind(r.relation_to_head.map(|x| x.as_code()))
-                    .push_bind(r.residence_province.map(i32::from))
-                    .push_bind(r.address.clone())
-                    .push_bind(import_id.map(str::to_owned))
-                    .push_bind(now)
-                    .push_bind(now)
-                    .push_bind(1i32);
-            });
-            qb.push(" ON CONFLICT (pid) DO NOTHING RETURNING pid");
-            qb.build_query_scalar::<i64>().fetch_all(&mut *c).await
-        })?;
-        inserted.extend(got);
-    }
-    Ok(inserted)
-}
-
 /// The households a set of rows belongs to, once each, as rows are added in any order. The
 /// member on the earliest line gives the province and address; the head is the last member on
 /// a later line whose relation is `head` (as if the rows were read in file order).
 #[derive(Default)]
 pub(crate) struct Households {
-    drafts: crate::row_reader::IntMap<HouseholdDraft>,
+    drafts: IntMap<HouseholdDraft>,
 }
 
 struct HouseholdDraft {
@@ -193,10 +124,7 @@ impl Households {
     /// (3 % of a bulk import's CPU before it was sized up front).
     pub fn with_capacity(households: usize) -> Households {
         Households {
-            drafts: crate::row_reader::IntMap::with_capacity_and_hasher(
-                households,
-                Default::default(),
-            ),
+            drafts: IntMap::with_capacity_and_hasher(households, Default::default()),
         }
     }
 
@@ -293,34 +221,7 @@ pub(crate) fn household_rows<'a>(
 
 /// Creates the households the rows belong to (once each).
 pub(crate) async fn ensure_households(tx: &mut Tx, rows: &[CitizenRecord], now: i64) -> Result<()> {
-    let households = household_rows(rows);
-    for chunk in households.chunks(INSERT_CHUNK) {
-        on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO households (id, head_pid, province_code, address, created_at,
-                                         updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, h| {
-                b.push_bind(h.id)
-                    .push_bind(h.head_pid)
-                    .push_bind(h.province_code)
-                    .push_bind(h.address.clone())
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            qb.push(HOUSEHOLD_CONFLICT);
-            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct HouseholdRow {
-    pub id: i64,
-    pub head_pid: Option<i64>,
-    pub province_code: i32,
-    pub address: String,
+    store::households::insert(tx, &household_rows(rows), now).await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -333,19 +234,10 @@ pub struct HouseholdView {
 }
 
 pub async fn household(db: &Db, id: i64) -> Result<Option<HouseholdView>> {
-    let row: Option<HouseholdRow> = on_read!(db, c => {
-        sqlx::query_as("SELECT id, head_pid, province_code, address FROM households WHERE id = $1")
-            .bind(id)
-            .fetch_optional(c)
-            .await
-    })?;
-    let Some(row) = row else { return Ok(None) };
-    let sql = format!(
-        "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE household_id = $1 ORDER BY birth_year, pid"
-    );
-    let members: Vec<CitizenRow> = on_read!(db, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(c).await
-    })?;
+    let Some(row) = store::households::get(db, id).await? else {
+        return Ok(None);
+    };
+    let members = store::citizens::in_household(db, id).await?;
     let mut members: Vec<Citizen> = members.into_iter().map(Citizen::from).collect();
     // Head first, then by age.
     members.sort_by_key(|m| m.relation_to_head.as_deref() != Some("head"));
@@ -358,28 +250,9 @@ pub async fn household(db: &Db, id: i64) -> Result<Option<HouseholdView>> {
     }))
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Residence {
-    pub id: String,
-    pub kind: String,
-    pub province_code: i32,
-    pub address: String,
-    pub valid_from: Option<String>,
-    pub valid_to: Option<String>,
-}
-
 /// Residence history (left permanent residences, temporary residences), newest first.
 pub async fn residences(db: &Db, pid: Pid) -> Result<Vec<Residence>> {
-    let rows: Vec<Residence> = on_read!(db, c => {
-        sqlx::query_as(
-            "SELECT id, kind, province_code, address, valid_from, valid_to FROM residences
-             WHERE pid = $1 ORDER BY recorded_at DESC",
-        )
-        .bind(pid.as_i64())
-        .fetch_all(c)
-        .await
-    })?;
-    Ok(rows)
+    store::residences::of_citizen(db, pid).await
 }
 
 /// Registers a new permanent residence (đăng ký thường trú, Law on Residence 2020): the
@@ -401,33 +274,25 @@ pub async fn register_permanent_residence(
     check_address(province_code, address)?;
     if let Some(p) = citizen.residence_province {
         let old_address = citizen.residence_address.as_deref().unwrap_or_default();
-        insert_residence(
-            tx,
+        let closed = NewResidence {
             pid,
-            "permanent",
-            p,
-            old_address,
-            None,
-            Some(&from.to_string()),
-            now,
-        )
-        .await?;
+            kind: "permanent",
+            province_code: p,
+            address: old_address,
+            valid_from: None,
+            valid_to: Some(&from.to_string()),
+        };
+        store::residences::insert(tx, &closed, now).await?;
     }
-    let changed = on_tx!(tx, c => {
-        sqlx::query(
-            "UPDATE citizens SET residence_province = $1, residence_address = $2,
-                 updated_at = $3, version = version + 1
-             WHERE pid = $4 AND version = $5",
-        )
-        .bind(i32::from(province_code))
-        .bind(address)
-        .bind(now)
-        .bind(pid.as_i64())
-        .bind(citizen.version)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let changed = store::citizens::set_permanent_residence(
+        tx,
+        pid,
+        i32::from(province_code),
+        address,
+        citizen.version,
+        now,
+    )
+    .await?;
     if changed != 1 {
         return Err(RegistryError::Conflict(format!(
             "citizen {pid} changed concurrently"
@@ -469,17 +334,16 @@ pub async fn register_temporary_residence(
             "must not be before valid_from",
         ));
     }
-    insert_residence(
-        tx,
+    let (from_text, to_text) = (from.to_string(), to.map(|d| d.to_string()));
+    let temporary = NewResidence {
         pid,
-        "temporary",
-        i32::from(province_code),
+        kind: "temporary",
+        province_code: i32::from(province_code),
         address,
-        Some(&from.to_string()),
-        to.map(|d| d.to_string()).as_deref(),
-        now,
-    )
-    .await?;
+        valid_from: Some(&from_text),
+        valid_to: to_text.as_deref(),
+    };
+    store::residences::insert(tx, &temporary, now).await?;
     append(
         tx,
         pid,
@@ -517,38 +381,6 @@ fn check_address(province_code: u16, address: &str) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_residence(
-    tx: &mut Tx,
-    pid: Pid,
-    kind: &str,
-    province_code: i32,
-    address: &str,
-    valid_from: Option<&str>,
-    valid_to: Option<&str>,
-    now: i64,
-) -> Result<()> {
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO residences (id, pid, kind, province_code, address, valid_from, valid_to,
-                                     recorded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(motcua_db::new_id())
-        .bind(pid.as_i64())
-        .bind(kind)
-        .bind(province_code)
-        .bind(address)
-        .bind(valid_from)
-        .bind(valid_to)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    Ok(())
-}
-
 pub(crate) async fn append(
     tx: &mut Tx,
     pid: Pid,
@@ -574,25 +406,8 @@ pub(crate) async fn append(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct IdCard {
-    pub id: String,
-    pub issued_on: String,
-    pub expires_on: Option<String>,
-    pub status: String,
-}
-
 pub async fn id_cards(db: &Db, pid: Pid) -> Result<Vec<IdCard>> {
-    let rows: Vec<IdCard> = on_read!(db, c => {
-        sqlx::query_as(
-            "SELECT id, issued_on, expires_on, status FROM id_cards WHERE pid = $1
-             ORDER BY issued_on DESC",
-        )
-        .bind(pid.as_i64())
-        .fetch_all(c)
-        .await
-    })?;
-    Ok(rows)
+    store::id_cards::of_citizen(db, pid).await
 }
 
 /// Issues a chip ID card (thẻ căn cước; its number is the PID). The previous active card is
@@ -628,33 +443,14 @@ pub async fn issue_id_card(
         ));
     }
     let expires_on = motcua_domain::id_card::id_card_expiry(dob, issued_on);
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE id_cards SET status = 'replaced' WHERE pid = $1 AND status = 'active'")
-            .bind(pid.as_i64())
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::id_cards::end_active(tx, pid, "replaced").await?;
     let card = IdCard {
         id: motcua_db::new_id(),
         issued_on: issued_on.to_string(),
         expires_on: expires_on.map(|d| d.to_string()),
         status: "active".into(),
     };
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO id_cards (id, pid, issued_on, expires_on, status, recorded_at)
-             VALUES ($1, $2, $3, $4, 'active', $5)",
-        )
-        .bind(&card.id)
-        .bind(pid.as_i64())
-        .bind(&card.issued_on)
-        .bind(&card.expires_on)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    store::id_cards::insert(tx, pid, &card, now).await?;
     append(
         tx,
         pid,

@@ -13,35 +13,24 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use motcua_db::Db;
 use motcua_db::events::{self, NewEvent};
-use motcua_db::{Db, on_read, on_tx, on_write};
-use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use motcua_domain::spreadsheet::safe_cell;
 
 use crate::citizens;
+pub use crate::csv_split::RunLimits;
 use crate::error::{FieldError, RegistryError, Result};
-use crate::record::{
-    CITIZEN_COLUMNS, COLUMNS, Citizen, CitizenRecord, CitizenRow, REQUIRED_COLUMNS,
-};
+use crate::import_event::batch_event;
+use crate::import_report::Rejections;
+pub use crate::import_report::{ImportReport, NoProgress, Progress, RowError};
+use crate::record::{COLUMNS, Citizen, CitizenRecord};
+use crate::row_check::already_registered;
+pub use crate::row_check::check_header;
 use crate::row_reader::{self, Msg};
-pub use crate::sorted_reader::RunLimits;
-
-/// Receives progress while a file is processed.
-pub trait Progress: Send {
-    /// `rows` processed so far, `bytes` of input consumed.
-    fn update(&mut self, rows: u64, bytes: u64);
-    fn finish(&mut self, _rows: u64) {}
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-impl Progress for NoProgress {
-    fn update(&mut self, _: u64, _: u64) {}
-}
+use crate::store;
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -71,68 +60,6 @@ impl Default for ImportOptions {
     }
 }
 
-/// One rejected row.
-#[derive(Debug, Clone, Serialize)]
-pub struct RowError {
-    pub line: u64,
-    pub errors: Vec<FieldError>,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let msgs: Vec<String> = self.errors.iter().map(|e| e.to_string()).collect();
-        write!(f, "line {}: {}", self.line, msgs.join("; "))
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
-    pub import_id: String,
-    pub rows_read: u64,
-    pub rows_imported: u64,
-    pub rows_rejected: u64,
-    /// The first `max_reported` rejected rows.
-    pub errors: Vec<RowError>,
-    pub seconds: f64,
-}
-
-impl ImportReport {
-    pub fn is_complete(&self) -> bool {
-        self.rows_rejected == 0
-    }
-}
-
-/// Checks the header: known columns, no duplicates, the required six present.
-pub fn check_header(header: &[String]) -> std::result::Result<(), FieldError> {
-    let mut seen = std::collections::HashSet::new();
-    for h in header {
-        if !COLUMNS.contains(&h.as_str()) {
-            return Err(FieldError::new(
-                "header",
-                "header.unknown_column",
-                format!("unknown column {h:?}; known columns: {}", COLUMNS.join(",")),
-            ));
-        }
-        if !seen.insert(h.as_str()) {
-            return Err(FieldError::new(
-                "header",
-                "header.duplicate_column",
-                format!("column {h:?} appears twice"),
-            ));
-        }
-    }
-    for required in &COLUMNS[..REQUIRED_COLUMNS] {
-        if !seen.contains(required) {
-            return Err(FieldError::new(
-                "header",
-                "header.missing_column",
-                format!("required column {required:?} is missing"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Imports citizens from CSV. Rows that fail validation, repeat a PID in the file or are
 /// already registered are rejected and reported; every other row is stored whole.
 pub async fn import<R: Read + Send + 'static>(
@@ -157,19 +84,7 @@ pub async fn import<R: Read + Send + 'static>(
     }
     if !opts.dry_run {
         let now = motcua_db::clock::now_us();
-        let _: u64 = on_write!(db, c => {
-            sqlx::query(
-                "INSERT INTO registry_imports (id, source_name, actor, rows_imported, started_at)
-                 VALUES ($1, $2, $3, 0, $4)",
-            )
-            .bind(&import_id)
-            .bind(&opts.source_name)
-            .bind(&opts.actor)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+        store::imports::insert(db, &import_id, &opts.source_name, &opts.actor, now).await?;
     }
 
     // Into an empty table on SQLite, rows are written in PID order: appending to the B-tree is
@@ -210,7 +125,7 @@ pub async fn import<R: Read + Send + 'static>(
             );
             if rebuild {
                 let index_started = Instant::now();
-                writer.create_indexes(SECONDARY_INDEXES.iter().map(|(_, sql)| *sql))?;
+                writer.create_indexes()?;
                 tracing::info!(
                     seconds = index_started.elapsed().as_secs_f64(),
                     "secondary indexes built"
@@ -250,46 +165,6 @@ pub async fn import<R: Read + Send + 'static>(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Rejected rows: every one counted, the `max` on the lowest lines kept for the report.
-pub(crate) struct Rejections {
-    max: usize,
-    count: u64,
-    kept: Vec<RowError>,
-}
-
-impl Rejections {
-    fn new(max: usize) -> Rejections {
-        Rejections {
-            max,
-            count: 0,
-            kept: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, e: RowError) {
-        self.count += 1;
-        if self.max == 0 {
-            return;
-        }
-        self.kept.push(e);
-        // Rows may be rejected out of file order; trimming now and then bounds the memory.
-        if self.kept.len() >= self.max.saturating_mul(2).max(1024) {
-            self.trim();
-        }
-    }
-
-    fn trim(&mut self) {
-        self.kept.sort_by_key(|e| e.line);
-        self.kept.truncate(self.max);
-    }
-
-    /// How many rows were rejected, and the reports kept, in line order.
-    fn into_sorted(mut self) -> (u64, Vec<RowError>) {
-        self.trim();
-        (self.count, self.kept)
-    }
 }
 
 /// How reading and storing a file went.
@@ -438,36 +313,6 @@ async fn import_streamed<R: Read + Send + 'static>(
     })
 }
 
-/// The batch event: how many rows, which lines, and a digest of the PIDs stored.
-pub(crate) fn batch_event<'a>(
-    import_id: &'a str,
-    actor: &'a str,
-    lines: (u64, u64),
-    stored_pids: impl Iterator<Item = i64>,
-    now: i64,
-) -> NewEvent<'a> {
-    let mut digest = Sha256::new();
-    let mut rows = 0usize;
-    for pid in stored_pids {
-        digest.update(pid.to_le_bytes());
-        rows += 1;
-    }
-    NewEvent {
-        aggregate_type: "registry_import",
-        aggregate_id: import_id,
-        event_type: "registry_import.batch_stored",
-        actor,
-        reason: "bulk import of citizens",
-        payload: json!({
-            "rows": rows,
-            "first_line": lines.0,
-            "last_line": lines.1,
-            "pids_sha256": hex::encode(digest.finalize()),
-        }),
-        occurred_at: now,
-    }
-}
-
 async fn store_batch(
     db: &Db,
     raw: &mut Option<crate::bulk_sqlite::RawWriter>,
@@ -500,7 +345,7 @@ async fn store_batch(
         }
         None => {
             let mut tx = db.begin().await?;
-            let got = citizens::insert_rows(&mut tx, &rows, Some(import_id), now).await?;
+            let got = store::citizens::insert(&mut tx, &rows, Some(import_id), now).await?;
             let got: std::collections::HashSet<i64> = got.into_iter().collect();
             let flags: Vec<bool> = rows.iter().map(|r| got.contains(&r.pid.as_i64())).collect();
             let stored: Vec<CitizenRecord> = rows
@@ -517,17 +362,6 @@ async fn store_batch(
         }
     };
     Ok(collect_outcome(&lines, &rows, &inserted))
-}
-
-pub(crate) fn already_registered(line: u64, pid: &str) -> RowError {
-    RowError {
-        line,
-        errors: vec![FieldError::new(
-            "pid",
-            "pid.already_registered",
-            format!("{pid} is already registered"),
-        )],
-    }
 }
 
 /// Counts stored rows and reports the others as already registered.
@@ -551,15 +385,7 @@ fn collect_outcome<'a>(
 async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportReport) -> Result<()> {
     let now = motcua_db::clock::now_us();
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE registry_imports SET rows_imported = $1, finished_at = $2 WHERE id = $3")
-            .bind(report.rows_imported as i64)
-            .bind(now)
-            .bind(import_id)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::imports::finish(&mut tx, import_id, report.rows_imported as i64, now).await?;
     events::append(
         &mut tx,
         &NewEvent {
@@ -581,30 +407,9 @@ async fn finish_import(db: &Db, import_id: &str, actor: &str, report: &ImportRep
     Ok(())
 }
 
-const SECONDARY_INDEXES: &[(&str, &str)] = &[
-    (
-        "citizens_by_name",
-        "CREATE INDEX IF NOT EXISTS citizens_by_name ON citizens (name_folded, date_of_birth)",
-    ),
-    (
-        "citizens_by_household",
-        "CREATE INDEX IF NOT EXISTS citizens_by_household ON citizens (household_id)",
-    ),
-];
-
 /// Drops (`false`) or (re)creates (`true`) the secondary indexes on `citizens`.
 pub async fn set_secondary_indexes(db: &Db, present: bool) -> Result<()> {
-    for (name, create) in SECONDARY_INDEXES {
-        let sql = if present {
-            (*create).to_owned()
-        } else {
-            format!("DROP INDEX IF EXISTS {name}")
-        };
-        let _: u64 = on_write!(db, c => {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+    store::imports::set_secondary_indexes(db, present).await
 }
 
 /// Exports every citizen, in PID order, with all [`COLUMNS`]. Returns the row count. Cells
@@ -615,12 +420,7 @@ pub async fn export<W: Write>(db: &Db, out: W, mut progress: Box<dyn Progress>) 
     let mut after = -1i64;
     let mut n = 0u64;
     loop {
-        let sql = format!(
-            "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE pid > $1 ORDER BY pid LIMIT 10000"
-        );
-        let page: Vec<CitizenRow> = on_read!(db, c => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).fetch_all(c).await
-        })?;
+        let page = store::citizens::page_after(db, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.pid;
         for row in page {
@@ -801,8 +601,5 @@ pub fn write_generated<W: Write>(
 
 /// Count of imports recorded, for status pages.
 pub async fn import_count(db: &Db) -> Result<i64> {
-    let n: i64 = on_read!(db, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM registry_imports").fetch_one(c).await
-    })?;
-    Ok(n)
+    store::imports::count(db).await
 }

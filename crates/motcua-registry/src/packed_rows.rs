@@ -5,8 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::citizens::HouseholdRow;
-use crate::record::CitizenRecord;
+use crate::record::{CitizenRecord, HouseholdRow};
 
 /// The text columns of the insert statement, in [`PackedRow::text`] order.
 #[derive(Clone, Copy)]

@@ -557,11 +557,14 @@ pub struct CitizenRow {
     pub version: i32,
 }
 
-pub const CITIZEN_COLUMNS: &str = "pid, full_name, gender, date_of_birth, birth_year,
-    birth_province, hometown_province, ethnicity_code, religion, nationality, father_pid,
-    mother_pid, spouse_pid, status, date_of_death, phone, email, tax_code,
-    social_insurance_code, household_id, relation_to_head, residence_province,
-    residence_address, version";
+/// The storage row of `households`.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct HouseholdRow {
+    pub id: i64,
+    pub head_pid: Option<i64>,
+    pub province_code: i32,
+    pub address: String,
+}
 
 /// Shows a stored PID with its leading zeros.
 pub fn pid_text(v: i64) -> String {

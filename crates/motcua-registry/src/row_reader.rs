@@ -7,17 +7,18 @@
 //! which is file order, without a reordering buffer. The sequencer alone keeps the map of PIDs
 //! seen, so "duplicates the PID on line N" always names the first occurrence in the file.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::csv_io::{Progress, RowError};
+use crate::csv_split::{RawRun, RecordParser, RunLimits, Splitter};
 use crate::error::FieldError;
-use crate::record::{self, COLUMNS, CitizenRecord};
-use crate::sorted_reader::{Check, RawRun, RecordParser, RunLimits, Splitter};
+use crate::import_report::{Progress, RowError};
+use crate::int_map::IntMap;
+use crate::record::CitizenRecord;
+use crate::row_check::{Check, check_header, column_map, duplicate_of, io_error, validators};
 
 /// What the reader sends the importer.
 pub(crate) enum Msg {
@@ -32,14 +33,6 @@ pub(crate) enum Msg {
 /// enough that validators start at once.
 const CHUNK_RECORDS: usize = 8192;
 
-/// Validator threads: the machine's cores, within reason.
-pub(crate) fn validators() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-}
-
 type Checked = Vec<(u64, Result<CitizenRecord, Vec<FieldError>>)>;
 
 /// Reads the header, then every row; sends valid rows in batches of `batch_rows` and each
@@ -52,6 +45,7 @@ pub(crate) fn read_rows<R: Read>(
     progress: Box<dyn Progress>,
 ) -> Result<u64, FieldError> {
     let (mut splitter, header) = Splitter::new(input)?;
+    check_header(&header)?;
     let map = column_map(&header);
     let check = Check {
         header: &header,
@@ -89,27 +83,6 @@ pub(crate) fn read_rows<R: Read>(
     Ok(rows)
 }
 
-pub(crate) fn io_error(e: std::io::Error) -> FieldError {
-    FieldError::new(
-        "file",
-        "io.thread",
-        format!("cannot start a reader thread: {e}"),
-    )
-}
-
-/// Where each known column sits in the header.
-pub(crate) fn column_map(header: &[String]) -> [Option<usize>; COLUMNS.len()] {
-    std::array::from_fn(|k| header.iter().position(|h| h == COLUMNS[k]))
-}
-
-/// A header field's name: trimmed, without a byte-order mark.
-pub(crate) fn header_name(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw)
-        .trim()
-        .trim_start_matches('\u{feff}')
-        .to_owned()
-}
-
 /// Splits records into chunks dealt round-robin. Returns how many records were read and the
 /// error that stopped the file, if any; stops quietly if the importer has gone.
 fn split<R: Read>(
@@ -142,7 +115,7 @@ fn validate(chunks: Receiver<RawRun>, done: SyncSender<(Checked, u64)>, check: &
         let checked = chunk
             .in_file_order()
             .iter()
-            .map(|key| (key.line, parser.check(chunk.raw(key), check)))
+            .map(|key| (key.line, check.record(&mut parser, chunk.raw(key))))
             .collect();
         if done.send((checked, chunk.end_byte)).is_err() {
             return;
@@ -157,7 +130,7 @@ fn sequence(
     tx: mpsc::Sender<Msg>,
     mut progress: Box<dyn Progress>,
 ) {
-    let mut seen = PidMap::default();
+    let mut seen: IntMap<u64> = IntMap::default();
     let mut batch = Vec::with_capacity(batch_rows);
     let (mut rows, mut bytes) = (0u64, 0u64);
     // Chunks were dealt round-robin, so taking them round-robin restores file order; the first
@@ -200,80 +173,3 @@ fn sequence(
     progress.update(rows, bytes);
     progress.finish(rows);
 }
-
-/// The report on a row whose PID an earlier valid row already has.
-pub(crate) fn duplicate_of(line: u64, first: u64) -> RowError {
-    RowError {
-        line,
-        errors: vec![FieldError::new(
-            "pid",
-            "pid.duplicate",
-            format!("duplicates the PID on line {first}"),
-        )],
-    }
-}
-
-/// Validates one record against the header: its column count, UTF-8, then every value. Each
-/// of `spans` is a field's place in `data`.
-pub(crate) fn validate_fields(
-    data: &[u8],
-    spans: &[std::ops::Range<usize>],
-    header: &[String],
-    map: &[Option<usize>; COLUMNS.len()],
-    today: NaiveDate,
-) -> Result<CitizenRecord, Vec<FieldError>> {
-    if spans.len() != header.len() {
-        return Err(vec![FieldError::new(
-            "row",
-            "csv.column_count",
-            format!(
-                "has {} columns; the header has {}",
-                spans.len(),
-                header.len()
-            ),
-        )]);
-    }
-    // Delimiters and quotes are ASCII, so when the whole record is UTF-8 every field is too.
-    // Checked with SIMD: Vietnamese text leaves the standard library's ASCII fast path every
-    // few bytes, and the check was 3 % of a bulk import's CPU.
-    let Ok(whole) = simdutf8::basic::from_utf8(data) else {
-        let errors = spans
-            .iter()
-            .enumerate()
-            .filter(|(_, span)| {
-                data.get((*span).clone())
-                    .is_some_and(|raw| std::str::from_utf8(raw).is_err())
-            })
-            .map(|(i, _)| FieldError::new(&header[i], "text.invalid_utf8", "is not valid UTF-8"))
-            .collect();
-        return Err(errors);
-    };
-    let field = |i: usize| spans.get(i).and_then(|span| whole.get(span.clone()));
-    let values: [Option<&str>; COLUMNS.len()] = std::array::from_fn(|k| map[k].and_then(field));
-    record::validate_columns(&values, today)
-}
-
-/// A hasher for PIDs and other integer keys: one multiply instead of SipHash.
-#[derive(Default)]
-pub(crate) struct PidHasher(u64);
-
-impl std::hash::Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.0 = (v as u64)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-}
-
-type PidMap = HashMap<i64, u64, std::hash::BuildHasherDefault<PidHasher>>;
-
-/// A map keyed by integers, hashed with [`PidHasher`].
-pub(crate) type IntMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<PidHasher>>;

@@ -3,7 +3,7 @@
 //! closes the record. Both run inside the caller's transaction.
 
 use chrono::NaiveDate;
-use motcua_db::{Tx, on_tx};
+use motcua_db::Tx;
 use motcua_domain::generator::Relation;
 use motcua_domain::{BirthDate, Gender, Pid, fold, text_limits};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::citizens::{self, Change, append};
 use crate::error::{FieldError, RegistryError, Result};
 use crate::record::{self, CitizenRecord, DEFAULT_NATIONALITY};
+use crate::store;
 
 /// What a birth registration states about the child.
 #[derive(Debug, Clone, Deserialize)]
@@ -130,7 +131,8 @@ pub async fn register_birth(
             deceased: false,
             date_of_death: None,
         };
-        let inserted = citizens::insert_rows(tx, std::slice::from_ref(&record), None, now).await?;
+        let inserted =
+            store::citizens::insert(tx, std::slice::from_ref(&record), None, now).await?;
         if inserted.is_empty() {
             continue; // PID already taken: draw another serial.
         }
@@ -205,32 +207,14 @@ pub async fn register_death(
             "is before the date of birth",
         ));
     }
-    let n = on_tx!(tx, conn => {
-        sqlx::query(
-            "UPDATE citizens SET status = 'deceased', date_of_death = $1, updated_at = $2,
-                 version = version + 1
-             WHERE pid = $3 AND version = $4 AND status = 'alive'",
-        )
-        .bind(date_of_death.to_string())
-        .bind(now)
-        .bind(pid.as_i64())
-        .bind(c.version)
-        .execute(&mut *conn)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let n =
+        store::citizens::mark_deceased(tx, pid, &date_of_death.to_string(), c.version, now).await?;
     if n != 1 {
         return Err(RegistryError::Conflict(format!(
             "citizen {pid} changed concurrently"
         )));
     }
-    on_tx!(tx, conn => {
-        sqlx::query("UPDATE id_cards SET status = 'revoked' WHERE pid = $1 AND status = 'active'")
-            .bind(pid.as_i64())
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    store::id_cards::end_active(tx, pid, "revoked").await?;
     append(
         tx,
         pid,

@@ -1331,3 +1331,323 @@ async fn demo_reuses_its_own_database_and_keeps_its_secrets_private() {
     assert!(!r.stderr.contains("refusing"), "{r:?}");
     assert!(r.stderr.contains("cannot listen on"), "{r:?}");
 }
+
+// ---- SQL boundary: SQL only in motcua-db and in the context crates' store modules ----
+
+/// Files that still hold SQL outside a store module while they are being moved into one.
+const SQL_ALLOWED_OUTSIDE_STORE: &[&str] = &[
+    // Being moved into the registry's and identity's store modules.
+    "crates/motcua-registry/src/verify.rs",
+    "crates/motcua-identity/src/staff.rs",
+    "crates/motcua-identity/src/password.rs",
+];
+
+/// Calls that run SQL (sqlx, or a raw rusqlite connection), looked for in code outside strings.
+const SQL_CALLS: &[&str] = &[
+    "sqlx::query",
+    "query_as(",
+    "query_as::<",
+    "query_scalar(",
+    "query_scalar::<",
+    "QueryBuilder",
+    "raw_sql(",
+    "AssertSqlSafe",
+    ".execute(",
+    ".execute_batch(",
+    ".query_row(",
+    "prepare(",
+    "prepare_cached(",
+];
+
+/// Keywords that make a string literal SQL: each pair must appear in this order, as whole
+/// upper-case words (an empty second word: the first alone).
+const SQL_KEYWORDS: &[(&str, &str)] = &[
+    ("SELECT", "FROM"),
+    ("INSERT", "INTO"),
+    ("UPDATE", "SET"),
+    ("DELETE", "FROM"),
+    ("CREATE", "TABLE"),
+    ("CREATE", "INDEX"),
+    ("DROP", ""),
+    ("PRAGMA", ""),
+    ("BEGIN", "IMMEDIATE"),
+    ("ON", "CONFLICT"),
+];
+
+/// Where a Rust source holds SQL: (line, what was found). Comments (line, doc and block)
+/// are not SQL; neither are `#[cfg(test)]` modules, which read storage to check what a
+/// store wrote.
+fn sql_findings(source: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut code_lines: Vec<(usize, String)> = vec![(1, String::new())];
+    let chars: Vec<char> = source.chars().collect();
+    let mut line = 1;
+    let mut i = 0;
+    // Brace depth at which a `#[cfg(test)]` module was opened, while inside one.
+    let mut depth = 0usize;
+    let mut test_module_at: Option<usize> = None;
+    let mut cfg_test_pending = false;
+    let push_code = |lines: &mut Vec<(usize, String)>, line: usize, c: char| {
+        if lines.last().map(|l| l.0) != Some(line) {
+            lines.push((line, String::new()));
+        }
+        if let Some(l) = lines.last_mut() {
+            l.1.push(c);
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let in_test = test_module_at.is_some();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if c == '/' && next == Some('*') {
+            let mut nesting = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    nesting += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    nesting -= 1;
+                    i += 2;
+                    if nesting == 0 {
+                        break;
+                    }
+                } else {
+                    if chars[i] == '\n' {
+                        line += 1;
+                    }
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        let ident_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        // Raw strings: r"…", r#"…"#, br#"…"#.
+        if c == 'r' && !ident_before || (c == 'b' && next == Some('r') && !ident_before) {
+            let start = if c == 'b' { i + 2 } else { i + 1 };
+            let mut j = start;
+            while chars.get(j) == Some(&'#') {
+                j += 1;
+            }
+            if chars.get(j) == Some(&'"') {
+                let hashes = j - start;
+                let (first_line, mut text) = (line, String::new());
+                j += 1;
+                while j < chars.len() {
+                    if chars[j] == '"' && (0..hashes).all(|k| chars.get(j + 1 + k) == Some(&'#')) {
+                        j += 1 + hashes;
+                        break;
+                    }
+                    if chars[j] == '\n' {
+                        line += 1;
+                    }
+                    text.push(chars[j]);
+                    j += 1;
+                }
+                if !in_test {
+                    sql_in_literal(&text, first_line, &mut found);
+                }
+                i = j;
+                push_code(&mut code_lines, line, '"');
+                continue;
+            }
+        }
+        if c == '"' {
+            let (first_line, mut text) = (line, String::new());
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    i += 1;
+                    // A line continuation (`\` then newline) joins words with no space.
+                    text.push(' ');
+                }
+                if chars.get(i) == Some(&'\n') {
+                    line += 1;
+                }
+                if let Some(&ch) = chars.get(i) {
+                    text.push(ch);
+                }
+                i += 1;
+            }
+            i += 1;
+            if !in_test {
+                sql_in_literal(&text, first_line, &mut found);
+            }
+            push_code(&mut code_lines, line, '"');
+            continue;
+        }
+        // Character literals ('"', '\'', '{'), told apart from lifetimes ('a).
+        if c == '\'' {
+            if next == Some('\\') {
+                i += 2;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            if chars.get(i + 2) == Some(&'\'') {
+                i += 3;
+                continue;
+            }
+        }
+        match c {
+            '\n' => line += 1,
+            '{' => {
+                depth += 1;
+                if cfg_test_pending {
+                    cfg_test_pending = false;
+                    test_module_at.get_or_insert(depth);
+                }
+            }
+            '}' => {
+                if test_module_at == Some(depth) {
+                    test_module_at = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            ';' => cfg_test_pending = false,
+            _ => {}
+        }
+        if !in_test && c != '\n' {
+            push_code(&mut code_lines, line, c);
+            let so_far = &code_lines.last().map(|l| l.1.as_str()).unwrap_or_default();
+            if so_far.ends_with("#[cfg(test)]") {
+                cfg_test_pending = true;
+            }
+        }
+        i += 1;
+    }
+    for (n, text) in code_lines {
+        for call in SQL_CALLS {
+            if text.contains(call) {
+                found.push((n, format!("call `{call}`")));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn sql_in_literal(text: &str, line: usize, found: &mut Vec<(usize, String)>) {
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (first, second) in SQL_KEYWORDS {
+        let Some(at) = words.iter().position(|w| w == first) else {
+            continue;
+        };
+        if second.is_empty() || words[at + 1..].contains(second) {
+            let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let shown: String = shown.chars().take(60).collect();
+            found.push((line, format!("SQL `{first} {second}` in \"{shown}\"")));
+        }
+    }
+}
+
+/// Every `.rs` file under `crates/*/src` outside the storage layer and the store modules.
+fn sources_outside_store(workspace: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "store") {
+                    continue;
+                }
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(workspace.join("crates")).unwrap() {
+        let krate = krate.unwrap().path();
+        let src = krate.join("src");
+        if krate.file_name().is_some_and(|n| n == "motcua-db") || !src.is_dir() {
+            continue;
+        }
+        walk(&src, &mut files);
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn sql_appears_only_in_store_modules() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let files = sources_outside_store(&workspace);
+    assert!(
+        files.iter().any(|f| f.ends_with("motcua-web/src/lib.rs"))
+            && files
+                .iter()
+                .any(|f| f.ends_with("motcua-registry/src/lib.rs")),
+        "the scan reads the workspace: {files:?}"
+    );
+    let mut problems = Vec::new();
+    for file in &files {
+        let relative = file
+            .strip_prefix(&workspace)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if SQL_ALLOWED_OUTSIDE_STORE.contains(&relative.as_str()) {
+            assert!(
+                !relative.starts_with("crates/motcua-web/"),
+                "the web crate never holds SQL"
+            );
+            continue;
+        }
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, what) in sql_findings(&source) {
+            problems.push(format!("{relative}:{line}: {what}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "SQL outside motcua-db and the crates' store modules (move it into src/store/):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn sql_detector_finds_sql_and_ignores_comments_and_prose() {
+    let sample = r##"
+// SELECT pid FROM citizens in a comment is prose.
+/// INSERT INTO citizens in a doc comment too.
+/* UPDATE citizens SET x = 1 in a block comment */
+fn prose() -> &'static str { "select a province from the list" }
+fn quote() -> char { '"' }
+fn code() {
+    let a = "SELECT pid, full_name
+             FROM citizens WHERE pid = $1";
+    let b = sqlx::query(a);
+    conn.prepare_cached(INSERT).unwrap();
+    let c = r#"DELETE FROM sessions WHERE id = $1"#;
+    conn.execute_batch("BEGIN IMMEDIATE");
+    let d = "CREATE INDEX IF NOT EXISTS x ON citizens (pid)";
+    let e = "UPDATE \
+             citizens SET status = 'deceased'";
+}
+#[cfg(test)]
+mod tests {
+    fn count() { conn.query_row("SELECT COUNT(*) FROM citizens", [], |r| r.get(0)); }
+}
+fn after_tests() { let qb = sqlx::QueryBuilder::new("INSERT INTO households (id) "); }
+"##;
+    let found = sql_findings(sample);
+    let lines: Vec<usize> = found.iter().map(|f| f.0).collect();
+    assert_eq!(
+        lines,
+        vec![8, 10, 11, 12, 13, 13, 14, 15, 22, 22],
+        "{found:#?}"
+    );
+    assert!(found[0].1.contains("SELECT FROM"), "{found:#?}");
+    assert!(sql_findings("fn ok() { let x = \"pid\"; }").is_empty());
+}
