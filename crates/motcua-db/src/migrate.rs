@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_audit"),
     migration!(5, "0005_access_journal"),
     migration!(6, "0006_access_log_subjects"),
+    migration!(8, "0008_jobs_worker"),
 ];
 
 /// The migrations that build the access log's SQLite file, replayed when that file is lost.
