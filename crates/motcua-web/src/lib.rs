@@ -32,6 +32,8 @@ pub struct WebConfig {
     pub argon: ArgonParams,
     /// Login attempts allowed per client address per minute.
     pub login_attempts_per_minute: u32,
+    /// The job kinds with a handler: `/metrics` labels jobs by these, and others as `other`.
+    pub job_kinds: Vec<&'static str>,
 }
 
 impl Default for WebConfig {
@@ -40,6 +42,7 @@ impl Default for WebConfig {
             secure_cookies: false,
             argon: ArgonParams::default(),
             login_attempts_per_minute: 20,
+            job_kinds: Vec::new(),
         }
     }
 }

@@ -39,6 +39,27 @@ pub struct ServeArgs {
     /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// The job worker and mail, part of `motcua serve`.
+#[derive(Args, Clone)]
+pub struct JobArgs {
+    /// Send e-mail through this SMTP server: smtp://[user:password@]host[:port]. Without it,
+    /// messages go to the development mailbox administrators read at /admin/mailbox.
+    #[arg(long, env = "MOTCUA_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of e-mail.
+    #[arg(long, env = "MOTCUA_MAIL_FROM", default_value = motcua_mail::DEFAULT_FROM)]
+    pub mail_from: String,
+    /// Jobs this node runs at once (0: this node runs no jobs).
+    #[arg(long, env = "MOTCUA_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// How long a claimed job is held before another node may take it over if this one stops
+    /// answering (renewed while the job runs).
+    #[arg(long, env = "MOTCUA_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_lease_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +82,9 @@ pub enum Command {
     /// Event log tools.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Background jobs: enqueue, list, retry, cancel.
+    #[command(subcommand)]
+    Jobs(crate::jobs_cmd::JobsCommand),
 }
 
 #[derive(Subcommand)]
@@ -214,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Jobs(cmd) => crate::jobs_cmd::run(cmd).await,
         Command::Events(EventsCommand::Verify { db }) => {
             let db = setup::open(&db).await?;
             let report = motcua_db::events::verify_all(&db).await?;

@@ -1,9 +1,12 @@
 //! Opening the database and starting the server.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use motcua_db::Db;
+use motcua_db::jobs::worker::{self, Registry, WorkerConfig, WorkerHandle};
 
-use crate::cli::{DbArgs, ServeArgs};
+use crate::cli::{DbArgs, JobArgs, ServeArgs};
 
 /// Opens the database named by the arguments (or the embedded one in the data directory),
 /// applies migrations and refreshes reference data.
@@ -28,11 +31,35 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The job handlers of every context, by kind.
+pub fn job_registry(db: &Db, args: &JobArgs) -> anyhow::Result<Registry> {
+    let mut registry = Registry::new();
+    motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?
+        .register(&mut registry);
+    Ok(registry)
+}
+
+/// Starts this node's job worker (none with `--workers 0`).
+fn start_worker(db: &Db, args: &JobArgs, registry: Registry) -> Option<WorkerHandle> {
+    if args.workers == 0 {
+        return None;
+    }
+    let config = WorkerConfig {
+        concurrency: args.workers,
+        lease: Duration::from_secs(args.job_lease_secs),
+        ..WorkerConfig::default()
+    };
+    Some(worker::start(db.clone(), registry, config))
+}
+
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
+    let registry = job_registry(&db, &args.jobs)?;
     let config = motcua_web::WebConfig {
         secure_cookies: args.secure_cookies,
+        job_kinds: registry.kinds(),
         ..Default::default()
     };
+    let worker = start_worker(&db, &args.jobs, registry);
     let state = motcua_web::AppState::new(db.clone(), config)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -40,7 +67,11 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = db.display_url(), engine = db.engine().name(), "motcua serving");
     println!("motcua is serving on http://{addr}");
-    motcua_web::serve(listener, state).await?;
+    let served = motcua_web::serve(listener, state).await;
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
+    served?;
     db.close().await;
     Ok(())
 }
