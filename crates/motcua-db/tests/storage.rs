@@ -547,7 +547,8 @@ async fn recurring_job_is_enqueued_once_per_period_across_nodes() {
         .await
         .unwrap();
     assert_eq!(due.len(), 2);
-    let starts: Vec<i64> = due
+    // UPDATE … RETURNING gives no order on PostgreSQL.
+    let mut starts: Vec<i64> = due
         .iter()
         .map(|j| {
             serde_json::from_str::<serde_json::Value>(&j.payload).unwrap()["period_start"]
@@ -555,6 +556,7 @@ async fn recurring_job_is_enqueued_once_per_period_across_nodes() {
                 .unwrap()
         })
         .collect();
+    starts.sort_unstable();
     assert_eq!(starts, vec![1_000 * hour, 1_001 * hour]);
 }
 
