@@ -60,6 +60,10 @@ pub struct JobArgs {
     /// answering (renewed while the job runs).
     #[arg(long, env = "MOTCUA_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub job_lease_secs: u64,
+    /// Longest wait between two looks for due jobs when idle (milliseconds); jobs enqueued by
+    /// this process are picked up at once, others within this.
+    #[arg(long, env = "MOTCUA_JOB_POLL_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub job_poll_ms: u64,
 }
 
 #[derive(Subcommand)]

@@ -47,6 +47,7 @@ fn start_worker(db: &Db, args: &JobArgs, registry: Registry) -> Option<WorkerHan
     let config = WorkerConfig {
         concurrency: args.workers,
         lease: Duration::from_secs(args.job_lease_secs),
+        poll_max: Duration::from_millis(args.job_poll_ms),
         ..WorkerConfig::default()
     };
     Some(worker::start(db.clone(), registry, config))

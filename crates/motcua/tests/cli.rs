@@ -30,6 +30,7 @@ fn motcua(work: &Path) -> Command {
         "MOTCUA_MAIL_FROM",
         "MOTCUA_WORKERS",
         "MOTCUA_JOB_LEASE_SECS",
+        "MOTCUA_JOB_POLL_MS",
     ] {
         cmd.env_remove(var);
     }
@@ -694,8 +695,11 @@ async fn two_serve_processes_run_a_thousand_jobs_each_exactly_once() {
         return;
     }
     let env = Env::new().await;
-    let (_a, _) = spawn_node(&env, "node-a", &["--workers", "4"]);
-    let (_b, _) = spawn_node(&env, "node-b", &["--workers", "4"]);
+    // Both nodes look for work every 50 ms at most, so neither can finish the batch alone
+    // before the other's first look.
+    let fast = ["--workers", "4", "--job-poll-ms", "50"];
+    let (_a, _) = spawn_node(&env, "node-a", &fast);
+    let (_b, _) = spawn_node(&env, "node-b", &fast);
     let ids = enqueue_mail(&env, "chi@example.vn", "Biên nhận hồ sơ", 1_000);
     assert_eq!(ids.len(), 1_000);
     let db = env.connect().await;
