@@ -34,8 +34,9 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
 /// The job handlers of every context, by kind.
 pub fn job_registry(db: &Db, args: &JobArgs) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
-    motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?
-        .register(&mut registry);
+    let mailer = motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?;
+    tracing::info!(destination = %mailer.destination(), "e-mail is sent to");
+    mailer.register(&mut registry);
     Ok(registry)
 }
 
