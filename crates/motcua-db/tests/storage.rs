@@ -369,7 +369,7 @@ async fn expired_leases_are_reclaimed_and_failures_back_off() {
         &again[0].id,
         "node-b",
         "gateway down",
-        1_000,
+        t0 + 3_200,
         t0 + 2_200,
     )
     .await
@@ -390,7 +390,7 @@ async fn failed_job_is_retried_later() {
         .await
         .unwrap()
         .remove(0);
-    let out = jobs::fail(&db, &j.id, "n", "timeout", 10_000, t0)
+    let out = jobs::fail(&db, &j.id, "n", "timeout", t0 + 10_000, t0)
         .await
         .unwrap();
     assert_eq!(out, jobs::FailOutcome::Retry(t0 + 10_000));
@@ -406,6 +406,461 @@ async fn failed_job_is_retried_later() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+async fn enqueue_one(db: &Db, kind: &str, run_at: i64, max_attempts: i32) -> String {
+    let mut tx = db.begin().await.unwrap();
+    let id = jobs::enqueue(&mut tx, kind, &json!({}), run_at, max_attempts)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn renewed_lease_is_not_taken_over_and_release_gives_the_job_back() {
+    let db = testing::fresh().await.unwrap();
+    let id = enqueue_one(&db, "mail.send", 0, 3).await;
+    let t0 = 1_000_000_000;
+    let j = jobs::claim_due(&db, "a", 10, 1_000, t0).await.unwrap();
+    assert_eq!(j.len(), 1);
+    // A heartbeat before expiry keeps the job from node b.
+    assert!(jobs::renew(&db, &id, "a", 10_000, t0 + 900).await.unwrap());
+    assert!(
+        jobs::claim_due(&db, "b", 10, 1_000, t0 + 2_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Only the holder renews.
+    assert!(
+        !jobs::renew(&db, &id, "b", 10_000, t0 + 2_000)
+            .await
+            .unwrap()
+    );
+    // Released at shutdown: pending again, the attempt not counted.
+    assert!(jobs::release(&db, &id, "a", t0 + 3_000).await.unwrap());
+    let row = jobs::get(&db, &id).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+    let again = jobs::claim_due(&db, "b", 10, 1_000, t0 + 3_000)
+        .await
+        .unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+}
+
+#[tokio::test]
+async fn scheduled_job_waits_for_its_time() {
+    let db = testing::fresh().await.unwrap();
+    let t0 = 1_000_000_000;
+    let id = enqueue_one(&db, "backoffice.escalate", t0 + 60_000_000, 3).await;
+    assert!(
+        jobs::claim_due(&db, "n", 10, 1_000, t0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        jobs::claim_due(&db, "n", 10, 1_000, t0 + 59_999_999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = jobs::claim_due(&db, "n", 10, 1_000, t0 + 60_000_000)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id, id);
+}
+
+#[tokio::test]
+async fn permanent_failure_is_dead_at_once_and_keeps_the_error() {
+    let db = testing::fresh().await.unwrap();
+    let id = enqueue_one(&db, "mail.send", 0, 5).await;
+    jobs::claim_due(&db, "n", 1, 1_000_000, 10).await.unwrap();
+    assert!(
+        !jobs::fail_permanently(&db, &id, "other", "x", 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        jobs::fail_permanently(&db, &id, "n", "recipient refused", 20)
+            .await
+            .unwrap()
+    );
+    let row = jobs::get(&db, &id).await.unwrap().unwrap();
+    assert_eq!(row.status, "dead");
+    assert_eq!(row.last_error.as_deref(), Some("recipient refused"));
+    assert!(
+        jobs::claim_due(&db, "n", 1, 1_000, 1_000_000_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn backoff_doubles_is_capped_and_jittered_into_its_upper_half() {
+    assert_eq!(jobs::backoff_us(1, 1_000, 1_000_000, 1.0), 1_000);
+    assert_eq!(jobs::backoff_us(3, 1_000, 1_000_000, 1.0), 4_000);
+    assert_eq!(jobs::backoff_us(3, 1_000, 1_000_000, 0.0), 2_000);
+    assert_eq!(jobs::backoff_us(30, 1_000, 1_000_000, 1.0), 1_000_000);
+    let mid = jobs::backoff_us(2, 1_000, 1_000_000, 0.5);
+    assert!((1_000..2_000).contains(&mid), "{mid}");
+}
+
+#[tokio::test]
+async fn dedup_key_enqueues_once() {
+    let db = testing::fresh().await.unwrap();
+    let payload = json!({ "to": "a@example.vn" });
+    let job = jobs::NewJob {
+        kind: "mail.send",
+        payload: &payload,
+        run_at: 0,
+        max_attempts: 3,
+        dedup_key: Some("otp:42"),
+    };
+    let mut tx = db.begin().await.unwrap();
+    let first = jobs::enqueue_job(&mut tx, &job).await.unwrap();
+    let second = jobs::enqueue_job(&mut tx, &job).await.unwrap();
+    // The transaction is still usable after the conflict (PostgreSQL would abort it otherwise).
+    let other = jobs::enqueue_job(
+        &mut tx,
+        &jobs::NewJob {
+            dedup_key: Some("otp:43"),
+            ..job.clone()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(first.is_some());
+    assert_eq!(second, None);
+    assert!(other.is_some());
+    assert_eq!(
+        jobs::counts(&db).await.unwrap(),
+        vec![("mail.send".into(), "pending".into(), 2)]
+    );
+}
+
+#[tokio::test]
+async fn recurring_job_is_enqueued_once_per_period_across_nodes() {
+    let db = testing::fresh().await.unwrap();
+    let other = Db::connect(&db.url).await.unwrap();
+    let hour = 3_600_000_000i64;
+    let now = 1_000 * hour + 17;
+    let (a, b) = tokio::join!(
+        jobs::enqueue_recurring(&db, "audit.seal", hour, 3, now),
+        jobs::enqueue_recurring(&other, "audit.seal", hour, 3, now + 5),
+    );
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(), 1);
+    // A restart later in the same hour enqueues nothing; the next hour does.
+    assert!(
+        !jobs::enqueue_recurring(&db, "audit.seal", hour, 3, now + hour / 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        jobs::enqueue_recurring(&other, "audit.seal", hour, 3, now + hour)
+            .await
+            .unwrap()
+    );
+    let due = jobs::claim_due(&db, "n", 10, 1_000, now + hour)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    // UPDATE … RETURNING gives no order on PostgreSQL.
+    let mut starts: Vec<i64> = due
+        .iter()
+        .map(|j| {
+            serde_json::from_str::<serde_json::Value>(&j.payload).unwrap()["period_start"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    starts.sort_unstable();
+    assert_eq!(starts, vec![1_000 * hour, 1_001 * hour]);
+}
+
+#[tokio::test]
+async fn operator_retries_dead_and_cancels_queued_jobs_with_events() {
+    let db = testing::fresh().await.unwrap();
+    let dead = enqueue_one(&db, "mail.send", 0, 1).await;
+    jobs::claim_due(&db, "n", 1, 1_000_000, 10).await.unwrap();
+    assert_eq!(
+        jobs::fail(&db, &dead, "n", "smtp down", 20, 15)
+            .await
+            .unwrap(),
+        jobs::FailOutcome::Dead
+    );
+    let queued = enqueue_one(&db, "mail.send", 1_000_000_000_000, 3).await;
+    assert_eq!(
+        jobs::view_counts(&db).await.unwrap()[..4],
+        [
+            (jobs::View::Queued, 1),
+            (jobs::View::Running, 0),
+            (jobs::View::Retrying, 0),
+            (jobs::View::Dead, 1),
+        ]
+    );
+    // Neither action applies to the other's status.
+    assert_eq!(
+        jobs::cancel(&db, &dead, "staff:admin", 30).await.unwrap(),
+        jobs::AdminOutcome::WrongStatus
+    );
+    assert_eq!(
+        jobs::retry(&db, &queued, "staff:admin", 30).await.unwrap(),
+        jobs::AdminOutcome::WrongStatus
+    );
+    assert_eq!(
+        jobs::retry(&db, "no-such-job", "staff:admin", 30)
+            .await
+            .unwrap(),
+        jobs::AdminOutcome::NotFound
+    );
+    assert_eq!(
+        jobs::retry(&db, &dead, "staff:admin", 40).await.unwrap(),
+        jobs::AdminOutcome::Done
+    );
+    assert_eq!(
+        jobs::cancel(&db, &queued, "staff:admin", 50).await.unwrap(),
+        jobs::AdminOutcome::Done
+    );
+    let row = jobs::get(&db, &dead).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.run_at),
+        ("pending", 0, 40)
+    );
+    assert_eq!(
+        jobs::get(&db, &queued).await.unwrap().unwrap().status,
+        "cancelled"
+    );
+    // A cancelled job is never claimed; the retried one is.
+    let claimed = jobs::claim_due(&db, "n", 10, 1_000, 2_000_000_000_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
+        vec![dead.clone()]
+    );
+    for (id, ty) in [(&dead, "job.retried"), (&queued, "job.cancelled")] {
+        let evs = events::for_aggregate(&db, "job", id).await.unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(
+            (evs[0].event_type.as_str(), evs[0].actor.as_str()),
+            (ty, "staff:admin")
+        );
+    }
+    let listed = jobs::list(&db, jobs::View::Cancelled, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, queued);
+}
+
+#[tokio::test]
+async fn list_pages_newest_first() {
+    let db = testing::fresh().await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(enqueue_one(&db, "mail.send", 0, 3).await);
+    }
+    let first = jobs::list(&db, jobs::View::Queued, None, 2).await.unwrap();
+    let second = jobs::list(&db, jobs::View::Queued, Some(&first[1].id), 2)
+        .await
+        .unwrap();
+    let third = jobs::list(&db, jobs::View::Queued, Some(&second[1].id), 2)
+        .await
+        .unwrap();
+    let seen: Vec<String> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|j| j.id.clone())
+        .collect();
+    ids.reverse();
+    assert_eq!(seen, ids);
+}
+
+fn fast_worker(node: &str) -> jobs::worker::WorkerConfig {
+    jobs::worker::WorkerConfig {
+        concurrency: 3,
+        lease: std::time::Duration::from_millis(300),
+        poll_min: std::time::Duration::from_millis(5),
+        poll_max: std::time::Duration::from_millis(20),
+        backoff_base: std::time::Duration::from_millis(1),
+        backoff_max: std::time::Duration::from_millis(5),
+        shutdown_grace: std::time::Duration::from_millis(200),
+        node: node.into(),
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn worker_runs_handlers_retries_and_buries_unknown_kinds() {
+    use jobs::worker::{JobError, Registry};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let db = testing::fresh().await.unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let counter = Arc::clone(&ran);
+    registry.register("test.ok", move |_run| {
+        let counter = Arc::clone(&counter);
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    });
+    // Fails twice, then succeeds: the third attempt completes the job.
+    registry.register("test.flaky", |run| async move {
+        if run.job.attempts < 3 {
+            Err(JobError::Retryable(format!(
+                "attempt {} failed",
+                run.job.attempts
+            )))
+        } else {
+            Ok(())
+        }
+    });
+    registry.register("test.never", |_run| async {
+        Err(JobError::Retryable("always down".into()))
+    });
+    registry.register("test.bad", |_run| async {
+        Err(JobError::Permanent("malformed payload".into()))
+    });
+    let mut ids = BTreeMap::new();
+    for kind in [
+        "test.ok",
+        "test.flaky",
+        "test.never",
+        "test.bad",
+        "test.unknown",
+    ] {
+        ids.insert(kind, enqueue_one(&db, kind, 0, 3).await);
+    }
+    let worker = jobs::worker::start(db.db.clone(), registry, fast_worker("w1"));
+    let handle = db.db.clone();
+    wait_until("every job settled", || {
+        let handle = handle.clone();
+        async move {
+            let c = jobs::view_counts(&handle).await.unwrap();
+            c.iter()
+                .filter(|(v, _)| matches!(v, jobs::View::Done | jobs::View::Dead))
+                .map(|(_, n)| n)
+                .sum::<i64>()
+                == 5
+        }
+    })
+    .await;
+    worker.shutdown().await;
+    let row = |kind: &'static str| {
+        let db = db.db.clone();
+        let id = ids[kind].clone();
+        async move { jobs::get(&db, &id).await.unwrap().unwrap() }
+    };
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    let ok = row("test.ok").await;
+    assert_eq!((ok.status.as_str(), ok.attempts), ("done", 1));
+    let flaky = row("test.flaky").await;
+    assert_eq!((flaky.status.as_str(), flaky.attempts), ("done", 3));
+    let never = row("test.never").await;
+    assert_eq!((never.status.as_str(), never.attempts), ("dead", 3));
+    assert_eq!(never.last_error.as_deref(), Some("always down"));
+    let bad = row("test.bad").await;
+    assert_eq!((bad.status.as_str(), bad.attempts), ("dead", 1));
+    let unknown = row("test.unknown").await;
+    assert_eq!(unknown.status, "dead");
+    assert!(
+        unknown
+            .last_error
+            .unwrap()
+            .contains("no handler is registered for the kind \"test.unknown\"")
+    );
+}
+
+#[tokio::test]
+async fn worker_renews_long_jobs_and_releases_unfinished_ones_at_shutdown() {
+    use jobs::worker::Registry;
+    let db = testing::fresh().await.unwrap();
+    let mut registry = Registry::new();
+    // Runs for several lease lengths: the heartbeat must keep it from a second worker.
+    registry.register("test.slow", |_run| async {
+        tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+        Ok(())
+    });
+    registry.register("test.stuck", |_run| async {
+        tokio::time::sleep(std::time::Duration::from_secs(3_600)).await;
+        Ok(())
+    });
+    let slow = enqueue_one(&db, "test.slow", 0, 1).await;
+    let w1 = jobs::worker::start(db.db.clone(), registry.clone(), fast_worker("w1"));
+    let other = Db::connect(&db.url).await.unwrap();
+    let w2 = jobs::worker::start(other, registry.clone(), fast_worker("w2"));
+    let handle = db.db.clone();
+    wait_until("the slow job done", || {
+        let handle = handle.clone();
+        let slow = slow.clone();
+        async move { jobs::get(&handle, &slow).await.unwrap().unwrap().status == "done" }
+    })
+    .await;
+    // One attempt only (max_attempts 1): a takeover would have made it two, and dead.
+    assert_eq!(jobs::get(&db, &slow).await.unwrap().unwrap().attempts, 1);
+    w2.shutdown().await;
+    let stuck = enqueue_one(&db, "test.stuck", 0, 3).await;
+    wait_until("the stuck job running", || {
+        let handle = handle.clone();
+        let stuck = stuck.clone();
+        async move { jobs::get(&handle, &stuck).await.unwrap().unwrap().status == "running" }
+    })
+    .await;
+    w1.shutdown().await;
+    let row = jobs::get(&db, &stuck).await.unwrap().unwrap();
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.lease_owner),
+        ("pending", 0, None)
+    );
+}
+
+#[tokio::test]
+async fn recurring_kind_runs_once_per_period_with_two_workers() {
+    use jobs::worker::Registry;
+    let db = testing::fresh().await.unwrap();
+    let mut registry = Registry::new();
+    registry.register("test.tick", |_run| async { Ok(()) });
+    // A period of a day: both workers start within it, so exactly one occurrence exists.
+    registry.every("test.tick", std::time::Duration::from_secs(86_400), 3);
+    let other = Db::connect(&db.url).await.unwrap();
+    let w1 = jobs::worker::start(db.db.clone(), registry.clone(), fast_worker("w1"));
+    let w2 = jobs::worker::start(other, registry, fast_worker("w2"));
+    let handle = db.db.clone();
+    wait_until("the occurrence done", || {
+        let handle = handle.clone();
+        async move {
+            jobs::counts(&handle).await.unwrap() == vec![("test.tick".into(), "done".into(), 1)]
+        }
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    w1.shutdown().await;
+    w2.shutdown().await;
+    assert_eq!(
+        jobs::counts(&db).await.unwrap(),
+        vec![("test.tick".into(), "done".into(), 1)]
     );
 }
 

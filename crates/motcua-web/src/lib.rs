@@ -46,6 +46,8 @@ pub struct WebConfig {
     pub verification: ThrottleConfig,
     /// Send `Strict-Transport-Security` with this `max-age` (seconds), including subdomains.
     pub hsts_max_age_secs: Option<u64>,
+    /// The job kinds with a handler: `/metrics` labels jobs by these, and others as `other`.
+    pub job_kinds: Vec<&'static str>,
 }
 
 impl Default for WebConfig {
@@ -58,6 +60,7 @@ impl Default for WebConfig {
             lockout: LockoutPolicy::default(),
             verification: ThrottleConfig::default(),
             hsts_max_age_secs: None,
+            job_kinds: Vec::new(),
         }
     }
 }

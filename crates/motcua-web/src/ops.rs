@@ -48,12 +48,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut extra = Vec::new();
     if let Ok(counts) = motcua_db::jobs::counts(&state.db).await {
-        for (queue, status, n) in counts {
-            extra.push((
-                format!("motcua_jobs{{queue=\"{queue}\",status=\"{status}\"}}"),
-                n as f64,
-            ));
-        }
+        extra.extend(job_metrics(&state.config.job_kinds, &counts));
     }
     if let Some(rss) = resident_memory_bytes() {
         extra.push(("process_resident_memory_bytes".to_owned(), rss as f64));
@@ -73,4 +68,62 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Job counts by kind and status. The label set stays bounded whatever is in the table: kinds
+/// with a handler are named, any other kind counts as `other`, and every registered kind has
+/// a line for every status (zeros included) so a rate can be taken from the first scrape.
+pub fn job_metrics(kinds: &[&str], counts: &[(String, String, i64)]) -> Vec<(String, f64)> {
+    const STATUSES: [&str; 5] = ["pending", "running", "done", "dead", "cancelled"];
+    let mut by_label: std::collections::BTreeMap<(&str, &str), i64> = kinds
+        .iter()
+        .flat_map(|k| STATUSES.iter().map(move |s| ((*k, *s), 0)))
+        .collect();
+    for (kind, status, n) in counts {
+        let kind = kinds
+            .iter()
+            .find(|k| **k == kind)
+            .copied()
+            .unwrap_or("other");
+        let status = STATUSES
+            .iter()
+            .find(|s| **s == status)
+            .copied()
+            .unwrap_or("other");
+        *by_label.entry((kind, status)).or_insert(0) += n;
+    }
+    by_label
+        .into_iter()
+        .map(|((kind, status), n)| {
+            (
+                format!("motcua_jobs{{kind=\"{kind}\",status=\"{status}\"}}"),
+                n as f64,
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::job_metrics;
+
+    #[test]
+    fn job_metrics_name_registered_kinds_only() {
+        let counts = vec![
+            ("mail.send".to_owned(), "done".to_owned(), 3),
+            ("sms.send".to_owned(), "dead".to_owned(), 2),
+            ("<script>".to_owned(), "dead".to_owned(), 1),
+        ];
+        let lines = job_metrics(&["mail.send"], &counts);
+        assert!(lines.contains(&(
+            "motcua_jobs{kind=\"mail.send\",status=\"done\"}".into(),
+            3.0
+        )));
+        assert!(lines.contains(&(
+            "motcua_jobs{kind=\"mail.send\",status=\"dead\"}".into(),
+            0.0
+        )));
+        assert!(lines.contains(&("motcua_jobs{kind=\"other\",status=\"dead\"}".into(), 3.0)));
+        assert_eq!(lines.len(), 6);
+    }
 }

@@ -78,6 +78,7 @@ async fn spawn_app_with(configure: impl FnOnce(&mut WebConfig)) -> App {
             iterations: 1,
             parallelism: 1,
         },
+        job_kinds: vec!["mail.send"],
         ..Default::default()
     };
     configure(&mut config);
@@ -2755,4 +2756,168 @@ async fn secure_cookies_carry_the_host_prefix() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&resp), "/login");
+}
+
+#[tokio::test]
+async fn admin_retries_and_cancels_jobs_and_reads_the_dev_mailbox() {
+    use motcua_db::jobs;
+    let app = spawn_app().await;
+    let officer = signed_in(&app, OFFICER).await;
+    for path in ["/admin/jobs", "/admin/mailbox"] {
+        assert_eq!(
+            get_page(&officer, app.url(path)).await.0,
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    // A job scheduled for later (queued) and one that failed for good (dead).
+    let mut tx = app.db.begin().await.unwrap();
+    let queued = jobs::enqueue(&mut tx, "mail.send", &json!({}), i64::MAX / 2, 3)
+        .await
+        .unwrap();
+    let dead = jobs::enqueue(&mut tx, "mail.send", &json!({}), 0, 3)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let now = motcua_db::clock::now_us();
+    assert_eq!(
+        jobs::claim_due(&app.db, "node-t", 10, 60_000_000, now)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        jobs::fail_permanently(&app.db, &dead, "node-t", "550 mailbox unavailable", now)
+            .await
+            .unwrap()
+    );
+    let message = motcua_mail::Message {
+        to: "an.nguyen@example.com".into(),
+        subject: "Mã xác thực".into(),
+        text: "Mã của bạn: 135790".into(),
+        html: None,
+    };
+    motcua_mail::dev_mailbox::deliver(
+        &app.db,
+        &dead,
+        "node-t",
+        "motcua <no-reply@motcua.invalid>",
+        &message,
+    )
+    .await
+    .unwrap();
+
+    let b = signed_in(&app, ADMIN).await;
+    let (status, html) = get_page(&b, app.url("/admin/jobs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&queued) && !html.contains(&dead),
+        "the queued tab: {html}"
+    );
+    assert!(html.contains(&format!("action=\"/admin/jobs/{queued}/cancel\"")));
+    assert!(!html.contains(&format!("action=\"/admin/jobs/{queued}/retry\"")));
+    let (_, html) = get_page(&b, app.url("/admin/jobs?status=dead&lang=en")).await;
+    assert!(html.contains("550 mailbox unavailable"), "{html}");
+    assert!(html.contains("Dead (1)"), "{html}");
+    assert!(html.contains(&format!("action=\"/admin/jobs/{dead}/retry\"")));
+    let csrf = csrf_field(&html);
+
+    // A forged token, or an officer, changes nothing.
+    let resp = post_form(
+        &b,
+        app.url(&format!("/admin/jobs/{dead}/retry")),
+        &[("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (_, officer_home) = get_page(&officer, app.url("/staff")).await;
+    let officer_csrf = csrf_field(&officer_home);
+    let resp = post_form(
+        &officer,
+        app.url(&format!("/admin/jobs/{queued}/cancel")),
+        &[("csrf", &officer_csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        jobs::get(&app.db, &dead).await.unwrap().unwrap().status,
+        "dead"
+    );
+    assert_eq!(
+        jobs::get(&app.db, &queued).await.unwrap().unwrap().status,
+        "pending"
+    );
+
+    let resp = post_form(
+        &b,
+        app.url(&format!("/admin/jobs/{dead}/retry")),
+        &[("csrf", &csrf), ("status", "dead")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/admin/jobs?status=dead");
+    let row = jobs::get(&app.db, &dead).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+    let resp = post_form(
+        &b,
+        app.url(&format!("/admin/jobs/{queued}/cancel")),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        jobs::get(&app.db, &queued).await.unwrap().unwrap().status,
+        "cancelled"
+    );
+    // Twice: the job is no longer queued.
+    let resp = post_form(
+        &b,
+        app.url(&format!("/admin/jobs/{queued}/cancel")),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let resp = post_form(
+        &b,
+        app.url("/admin/jobs/no-such-job/retry"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    for (id, ty) in [(&dead, "job.retried"), (&queued, "job.cancelled")] {
+        let evs = motcua_db::events::for_aggregate(&app.db, "job", id)
+            .await
+            .unwrap();
+        let seen: Vec<(&str, &str)> = evs
+            .iter()
+            .map(|e| (e.event_type.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(seen, [(ty, "staff:admin")]);
+    }
+
+    let (status, html) = get_page(&b, app.url("/admin/mailbox")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Mã xác thực") && html.contains("Mã của bạn: 135790"),
+        "{html}"
+    );
+    assert!(html.contains("an.nguyen@example.com"));
+
+    let metrics = api()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("motcua_jobs{kind=\"mail.send\",status=\"cancelled\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("motcua_jobs{kind=\"mail.send\",status=\"pending\"} 1"),
+        "{metrics}"
+    );
 }

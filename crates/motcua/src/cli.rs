@@ -69,6 +69,31 @@ pub struct ServeArgs {
     pub drain_timeout_secs: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// The job worker and mail, part of `motcua serve`.
+#[derive(Args, Clone)]
+pub struct JobArgs {
+    /// Send e-mail through this SMTP server: smtp://[user:password@]host[:port]. Without it,
+    /// messages go to the development mailbox administrators read at /admin/mailbox.
+    #[arg(long, env = "MOTCUA_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The From address of e-mail.
+    #[arg(long, env = "MOTCUA_MAIL_FROM", default_value = motcua_mail::DEFAULT_FROM)]
+    pub mail_from: String,
+    /// Jobs this node runs at once (0: this node runs no jobs).
+    #[arg(long, env = "MOTCUA_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// How long a claimed job is held before another node may take it over if this one stops
+    /// answering (renewed while the job runs).
+    #[arg(long, env = "MOTCUA_JOB_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_lease_secs: u64,
+    /// Longest wait between two looks for due jobs when idle (milliseconds); jobs enqueued by
+    /// this process are picked up at once, others within this.
+    #[arg(long, env = "MOTCUA_JOB_POLL_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub job_poll_ms: u64,
 }
 
 /// Limits against guessing: staff sign-in lockout, password hashing, the verification API.
@@ -117,6 +142,9 @@ pub enum Command {
     /// Tamper checks of the event log and the access log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Background jobs: enqueue, list, retry, cancel.
+    #[command(subcommand)]
+    Jobs(crate::jobs_cmd::JobsCommand),
 }
 
 #[derive(Subcommand)]
@@ -289,6 +317,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Events(EventsCommand::Verify { db })
         | Command::Audit(AuditCommand::Verify { db }) => audit_verify(&db).await,
+        Command::Jobs(cmd) => crate::jobs_cmd::run(cmd).await,
     }
 }
 

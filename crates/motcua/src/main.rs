@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod jobs_cmd;
 mod progress;
 mod registry_cmd;
 mod setup;

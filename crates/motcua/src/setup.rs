@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use motcua_db::Db;
+use motcua_db::jobs::worker::{self, Registry, WorkerConfig, WorkerHandle};
 
-use crate::cli::{DbArgs, LimitArgs, ServeArgs};
+use crate::cli::{DbArgs, JobArgs, LimitArgs, ServeArgs};
 
 /// Opens the database named by the arguments (or the embedded one in the data directory),
 /// applies migrations and refreshes reference data.
@@ -35,12 +36,38 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// The job handlers of every context, by kind.
+pub fn job_registry(db: &Db, args: &JobArgs) -> anyhow::Result<Registry> {
+    let mut registry = Registry::new();
+    let mailer = motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?;
+    tracing::info!(destination = %mailer.destination(), "e-mail is sent to");
+    mailer.register(&mut registry);
+    Ok(registry)
+}
+
+/// Starts this node's job worker (none with `--workers 0`).
+fn start_worker(db: &Db, args: &JobArgs, registry: Registry) -> Option<WorkerHandle> {
+    if args.workers == 0 {
+        return None;
+    }
+    let config = WorkerConfig {
+        concurrency: args.workers,
+        lease: Duration::from_secs(args.job_lease_secs),
+        poll_max: Duration::from_millis(args.job_poll_ms),
+        ..WorkerConfig::default()
+    };
+    Some(worker::start(db.clone(), registry, config))
+}
+
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
+    let registry = job_registry(&db, &args.jobs)?;
     let config = motcua_web::WebConfig {
         secure_cookies: args.secure_cookies,
         hsts_max_age_secs: args.hsts.then_some(args.hsts_max_age_secs),
+        job_kinds: registry.kinds(),
         ..limits(&args.limits)?
     };
+    let worker = start_worker(&db, &args.jobs, registry);
     let state = motcua_web::AppState::new(db.clone(), config)?;
     let listener = bind(&args.listen).await?;
     let addr = listener.local_addr()?;
@@ -63,7 +90,11 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
         main: listener,
         metrics,
     };
-    motcua_web::serve_with(listeners, state, connections).await?;
+    let served = motcua_web::serve_with(listeners, state, connections).await;
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
+    served?;
     db.close().await;
     Ok(())
 }

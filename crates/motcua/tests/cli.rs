@@ -33,6 +33,11 @@ fn motcua(work: &Path) -> Command {
         "MOTCUA_IDLE_TIMEOUT_SECS",
         "MOTCUA_MAX_CONNECTIONS",
         "MOTCUA_DRAIN_TIMEOUT_SECS",
+        "MOTCUA_SMTP_URL",
+        "MOTCUA_MAIL_FROM",
+        "MOTCUA_WORKERS",
+        "MOTCUA_JOB_LEASE_SECS",
+        "MOTCUA_JOB_POLL_MS",
     ] {
         cmd.env_remove(var);
     }
@@ -1650,4 +1655,327 @@ fn after_tests() { let qb = sqlx::QueryBuilder::new("INSERT INTO households (id)
     );
     assert!(found[0].1.contains("SELECT FROM"), "{found:#?}");
     assert!(sql_findings("fn ok() { let x = \"pid\"; }").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// motcua jobs and the job worker of motcua serve
+// ---------------------------------------------------------------------------------------
+
+fn mail_payload(to: &str, subject: &str) -> String {
+    serde_json::json!({ "to": to, "subject": subject, "text": "Mã xác thực của bạn: 246810" })
+        .to_string()
+}
+
+/// `motcua serve` on a free port with its own log file, `extra` arguments after the defaults.
+fn spawn_node(env: &Env, name: &str, extra: &[&str]) -> (Server, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let log_path = env.path(&format!("{name}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = motcua(env.work.path());
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    cmd.args([
+        "serve",
+        "--database",
+        &env.db.url,
+        "--listen",
+        &addr.to_string(),
+    ]);
+    cmd.args(extra);
+    let mut server = Server(cmd.spawn().unwrap());
+    wait_healthy(&mut server, addr, &log_path, Duration::from_secs(20));
+    (server, addr)
+}
+
+async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn enqueue_mail(env: &Env, to: &str, subject: &str, count: u32) -> Vec<String> {
+    let payload = mail_payload(to, subject);
+    let r = env.run_db(&[
+        "jobs",
+        "enqueue",
+        "--kind",
+        "mail.send",
+        "--payload",
+        &payload,
+        "--count",
+        &count.to_string(),
+    ]);
+    assert!(r.ok(), "{r:?}");
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn jobs_enqueue_refuses_what_no_handler_can_run_naming_the_field() {
+    let env = Env::new().await;
+    for (kind, payload, expected) in [
+        (
+            "system.nothing",
+            "{}",
+            "kind: \"system.nothing\" has no handler",
+        ),
+        ("mail.send", "not json", "payload: not JSON"),
+        (
+            "mail.send",
+            r#"{"to":"nobody","subject":"s","text":"t"}"#,
+            "payload.to: must be one e-mail address",
+        ),
+        (
+            "mail.send",
+            r#"{"to":"a@example.vn","subject":"","text":"t"}"#,
+            "payload.subject: must not be empty",
+        ),
+    ] {
+        let r = env.run_db(&["jobs", "enqueue", "--kind", kind, "--payload", payload]);
+        assert_eq!(r.code, Some(2), "{kind} {payload}: {r:?}");
+        assert!(r.stderr.contains(expected), "{expected}: {r:?}");
+    }
+    let db = env.connect().await;
+    assert!(motcua_db::jobs::counts(&db).await.unwrap().is_empty());
+    // A good one is listed, and can be cancelled once.
+    let ids = enqueue_mail(&env, "dan@example.vn", "Biên nhận", 1);
+    let r = env.run_db(&["jobs", "list", "--status", "queued"]);
+    assert!(r.ok() && r.stdout.contains(&ids[0]), "{r:?}");
+    assert!(env.run_db(&["jobs", "cancel", &ids[0]]).ok());
+    let again = env.run_db(&["jobs", "cancel", &ids[0]]);
+    assert_eq!(again.code, Some(2), "{again:?}");
+    assert!(again.stderr.contains("is not queued"), "{again:?}");
+    let r = env.run_db(&["jobs", "list", "--status", "cancelled"]);
+    assert!(r.stdout.contains(&ids[0]), "{r:?}");
+}
+
+#[tokio::test]
+async fn serve_without_smtp_keeps_mail_in_the_dev_mailbox() {
+    let env = Env::new().await;
+    let (_node, _) = spawn_node(&env, "node", &["--workers", "2"]);
+    let ids = enqueue_mail(&env, "binh@example.vn", "Mã xác thực", 3);
+    let db = env.connect().await;
+    wait_for(
+        "three messages in the mailbox",
+        Duration::from_secs(30),
+        || {
+            let db = db.clone();
+            async move {
+                motcua_mail::dev_mailbox::delivery_summary(&db)
+                    .await
+                    .unwrap()
+                    == (3, 0)
+            }
+        },
+    )
+    .await;
+    let mail = motcua_mail::dev_mailbox::list(&db, None, 10).await.unwrap();
+    let mut job_ids: Vec<String> = mail.iter().map(|m| m.job_id.clone()).collect();
+    job_ids.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(job_ids, expected);
+    assert!(mail.iter().all(|m| m.recipient == "binh@example.vn"
+        && m.subject == "Mã xác thực"
+        && m.text_body.contains("246810")
+        && m.sender.contains("no-reply@")));
+    wait_for("the jobs done", Duration::from_secs(10), || {
+        let db = db.clone();
+        async move {
+            motcua_db::jobs::counts(&db).await.unwrap()
+                == vec![("mail.send".into(), "done".into(), 3)]
+        }
+    })
+    .await;
+    // The code in the message never reaches the log.
+    let log = std::fs::read_to_string(env.path("node.log")).unwrap();
+    assert!(!log.contains("246810"), "{log}");
+}
+
+#[tokio::test]
+async fn two_serve_processes_run_a_thousand_jobs_each_exactly_once() {
+    if !testing::on_postgres() {
+        println!("SKIPPED (sqlite): needs PostgreSQL for two nodes");
+        return;
+    }
+    let env = Env::new().await;
+    // Both nodes look for work every 50 ms at most, so neither can finish the batch alone
+    // before the other's first look.
+    let fast = ["--workers", "4", "--job-poll-ms", "50"];
+    let (_a, _) = spawn_node(&env, "node-a", &fast);
+    let (_b, _) = spawn_node(&env, "node-b", &fast);
+    let ids = enqueue_mail(&env, "chi@example.vn", "Biên nhận hồ sơ", 1_000);
+    assert_eq!(ids.len(), 1_000);
+    let db = env.connect().await;
+    wait_for("a thousand jobs done", Duration::from_secs(120), || {
+        let db = db.clone();
+        async move {
+            motcua_db::jobs::counts(&db).await.unwrap()
+                == vec![("mail.send".into(), "done".into(), 1_000)]
+        }
+    })
+    .await;
+    // One message per job, none delivered twice (a second run would have counted 2).
+    assert_eq!(
+        motcua_mail::dev_mailbox::delivery_summary(&db)
+            .await
+            .unwrap(),
+        (1_000, 0)
+    );
+    let mail = motcua_mail::dev_mailbox::list(&db, None, 1_000)
+        .await
+        .unwrap();
+    let delivered: BTreeSet<String> = mail.iter().map(|m| m.job_id.clone()).collect();
+    assert_eq!(delivered, ids.iter().cloned().collect::<BTreeSet<_>>());
+    let nodes: BTreeSet<&str> = mail.iter().map(|m| m.delivered_by.as_str()).collect();
+    assert_eq!(nodes.len(), 2, "both nodes ran jobs: {nodes:?}");
+    let done = motcua_db::jobs::list(&db, motcua_db::jobs::View::Done, None, 1_000)
+        .await
+        .unwrap();
+    assert!(
+        done.iter().all(|j| j.attempts == 1),
+        "a job was claimed twice"
+    );
+}
+
+/// A tiny SMTP server: answers every command, keeps each message's envelope and data.
+struct SmtpSink {
+    addr: SocketAddr,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = received.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                let store = store.clone();
+                std::thread::spawn(move || smtp_session(conn, &store));
+            }
+        });
+        SmtpSink { addr, received }
+    }
+}
+
+fn smtp_session(conn: TcpStream, store: &std::sync::Mutex<Vec<(String, String)>>) {
+    use std::io::BufRead;
+    let mut out = conn.try_clone().unwrap();
+    let mut lines = std::io::BufReader::new(conn);
+    let _ = out.write_all(b"220 sink ESMTP\r\n");
+    let mut rcpt = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let upper = line.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250 sink\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            rcpt = line[8..].trim().to_owned();
+            b"250 ok\r\n"
+        } else if upper.starts_with("DATA") {
+            let _ = out.write_all(b"354 go on\r\n");
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).unwrap_or(0) == 0 || line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            store.lock().unwrap().push((rcpt.clone(), data));
+            b"250 queued\r\n"
+        } else if upper.starts_with("QUIT") {
+            let _ = out.write_all(b"221 bye\r\n");
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        let _ = out.write_all(reply);
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_node_is_killed_mid_send_runs_again_after_its_lease() {
+    let env = Env::new().await;
+    // An SMTP server that accepts the connection and never greets: node A stalls mid-send.
+    let stall = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall_url = format!("smtp://{}", stall.local_addr().unwrap());
+    let (mut a, _) = spawn_node(
+        &env,
+        "node-a",
+        &["--smtp-url", &stall_url, "--job-lease-secs", "2"],
+    );
+    // An ASCII body travels as 7bit, so the sink sees it as written.
+    let payload = serde_json::json!({
+        "to": "dung@example.vn", "subject": "Kết quả hồ sơ", "text": "Your code: 246810",
+    });
+    let r = env.run_db(&[
+        "jobs",
+        "enqueue",
+        "--kind",
+        "mail.send",
+        "--payload",
+        &payload.to_string(),
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let ids: Vec<String> = serde_json::from_str(&r.stdout).unwrap();
+    stall.set_nonblocking(false).unwrap();
+    let (_held, _) = stall.accept().unwrap();
+    let db = env.connect().await;
+    let row = motcua_db::jobs::get(&db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("running", 1));
+    a.0.kill().unwrap();
+    a.0.wait().unwrap();
+    // Node B's SMTP works; it takes the job over once A's lease has expired.
+    let sink = SmtpSink::start();
+    let sink_url = format!("smtp://{}", sink.addr);
+    let (_b, _) = spawn_node(
+        &env,
+        "node-b",
+        &["--smtp-url", &sink_url, "--job-lease-secs", "2"],
+    );
+    let id = ids[0].clone();
+    wait_for("the job done by node B", Duration::from_secs(30), || {
+        let db = db.clone();
+        let id = id.clone();
+        async move {
+            motcua_db::jobs::get(&db, &id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                == "done"
+        }
+    })
+    .await;
+    let row = motcua_db::jobs::get(&db, &ids[0]).await.unwrap().unwrap();
+    assert_eq!(row.attempts, 2);
+    let received = sink.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let (rcpt, data) = &received[0];
+    assert_eq!(rcpt, "<dung@example.vn>");
+    assert!(data.contains("To: dung@example.vn"), "{data}");
+    assert!(
+        data.contains("Subject: =?utf-8?"),
+        "a Vietnamese subject is encoded: {data}"
+    );
+    assert!(data.contains("Your code: 246810"), "{data}");
+    // Nothing went to the development mailbox.
+    assert_eq!(
+        motcua_mail::dev_mailbox::delivery_summary(&db)
+            .await
+            .unwrap(),
+        (0, 0)
+    );
 }

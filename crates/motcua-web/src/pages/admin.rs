@@ -1,5 +1,7 @@
 //! Administration pages: agency API clients here, staff accounts in [`staff`].
 
+pub mod jobs;
+pub mod mailbox;
 pub mod staff;
 
 use askama::Template;

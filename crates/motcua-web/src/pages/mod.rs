@@ -62,6 +62,10 @@ pub fn routes() -> Router<AppState> {
             "/admin/staff/{id}/enable",
             post(admin::staff::enable_account),
         )
+        .route("/admin/jobs", get(admin::jobs::list))
+        .route("/admin/jobs/{id}/retry", post(admin::jobs::retry))
+        .route("/admin/jobs/{id}/cancel", post(admin::jobs::cancel))
+        .route("/admin/mailbox", get(admin::mailbox::list))
         .route("/static/app.css", get(stylesheet))
 }
 
