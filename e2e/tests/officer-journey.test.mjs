@@ -298,3 +298,17 @@ browserTest('admin creates an officer account on the staff accounts page', async
   );
   await assertAccessible(page, 'staff accounts page after creating an account');
 });
+
+browserTest('admin reads the background jobs and the development mailbox', async (page) => {
+  await login(page, ADMIN);
+  for (const [path, what] of [
+    ['/admin/jobs', 'jobs page'],
+    ['/admin/jobs?status=dead', 'dead jobs'],
+    ['/admin/mailbox', 'development mailbox'],
+  ]) {
+    const response = await page.goto(url(path));
+    assert.equal(response.status(), 200, `${path} answered ${response.status()} at ${page.url()}`);
+    await assertPageBasics(page, 'vi');
+    await assertAccessible(page, what);
+  }
+});

@@ -1,12 +1,13 @@
 //! Staff accounts: administrators and officers. Administrators create, disable and enable
 //! accounts; a disabled account cannot sign in and its sessions end at once.
 
+use motcua_db::Db;
 use motcua_db::events::{self, NewEvent};
-use motcua_db::{Db, on_read, on_tx};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::password::PasswordService;
+use crate::store::staff::{self as store, StaffRow as Row};
 use crate::{IdentityError, Result, invalid};
 
 /// When repeated failed sign-ins lock an account, and for how long (configuration). The lock
@@ -71,18 +72,6 @@ pub struct StaffAccount {
     pub disabled: bool,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: String,
-    username: String,
-    display_name: String,
-    role: String,
-    password_hash: String,
-    locked_until: Option<i64>,
-    disabled_at: Option<i64>,
-    created_at: i64,
-}
-
 impl Row {
     fn user(&self) -> Result<StaffUser> {
         Ok(StaffUser {
@@ -93,9 +82,6 @@ impl Row {
         })
     }
 }
-
-const SELECT: &str = "SELECT id, username, display_name, role, password_hash, locked_until,
-    disabled_at, created_at FROM staff_users";
 
 fn check_username(u: &str) -> Result<()> {
     let ok_chars = u
@@ -152,24 +138,17 @@ pub async fn create(
     let id = motcua_db::new_id();
     let now = motcua_db::clock::now_us();
     let mut tx = db.begin().await?;
-    let inserted = on_tx!(&mut tx, c => {
-        sqlx::query(
-            "INSERT INTO staff_users (id, username, display_name, role, password_hash,
-                                      created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (username) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(username)
-        .bind(display_name)
-        .bind(role.as_str())
-        .bind(&hash)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    if inserted == 0 {
+    let inserted = store::insert(
+        &mut tx,
+        &id,
+        username,
+        display_name,
+        role.as_str(),
+        &hash,
+        now,
+    )
+    .await?;
+    if !inserted {
         return Err(IdentityError::Conflict(format!(
             "username: {username} is already taken"
         )));
@@ -205,34 +184,6 @@ pub enum LoginFailure {
     Disabled,
 }
 
-/// One failed sign-in, counted in one atomic statement so that concurrent attempts cannot
-/// lose each other's count. While the account is locked the count is set past the threshold
-/// and the lock is kept as it is; once the lock has expired counting starts again. The lock is
-/// set by exactly the failure whose count reaches the threshold, and that count is stored as
-/// the threshold itself, so `failed_logins = threshold` in the answer means "this attempt
-/// locked the account".
-const COUNT_FAILURE: &str = "UPDATE staff_users SET
-    failed_logins = CASE
-        WHEN locked_until > $2 THEN $3 + 1
-        WHEN (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1 >= $3 THEN $3
-        ELSE (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1
-    END,
-    locked_until = CASE
-        WHEN locked_until > $2 THEN locked_until
-        WHEN (CASE WHEN locked_until IS NULL THEN failed_logins ELSE 0 END) + 1 >= $3 THEN $4
-        ELSE NULL
-    END,
-    updated_at = $2
-    WHERE id = $1
-    RETURNING failed_logins, locked_until";
-
-/// A successful sign-in clears the count, but only if the account is not locked at that
-/// moment: the condition is checked on the row as it is when updated, not as it was read.
-const COUNT_SUCCESS: &str = "UPDATE staff_users SET failed_logins = 0, locked_until = NULL,
-    updated_at = $2
-    WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)
-    RETURNING id";
-
 /// Checks a username and password. Counts failures and locks the account for
 /// `policy.lock_us` after `policy.threshold` in a row; while it is locked even the right
 /// password is refused. The password is always hashed, whether the account exists, is
@@ -259,28 +210,13 @@ pub async fn authenticate(
     let until = now.saturating_add(policy.lock_us);
     let mut tx = db.begin().await?;
     let (outcome, locked_now) = if ok {
-        let cleared: Option<String> = on_tx!(&mut tx, c => {
-            sqlx::query_scalar(COUNT_SUCCESS)
-                .bind(&row.id)
-                .bind(now)
-                .fetch_optional(&mut *c)
-                .await
-        })?;
-        match cleared {
-            Some(_) => (Ok(row.user()?), false),
-            None => (Err(LoginFailure::Locked), false),
+        if store::count_success(&mut tx, &row.id, now).await? {
+            (Ok(row.user()?), false)
+        } else {
+            (Err(LoginFailure::Locked), false)
         }
     } else {
-        let counted: Option<(i32, Option<i64>)> = on_tx!(&mut tx, c => {
-            sqlx::query_as(COUNT_FAILURE)
-                .bind(&row.id)
-                .bind(now)
-                .bind(threshold)
-                .bind(until)
-                .fetch_optional(&mut *c)
-                .await
-        })?;
-        match counted {
+        match store::count_failure(&mut tx, &row.id, now, threshold, until).await? {
             Some((failed, Some(t))) if t > now => (Err(LoginFailure::Locked), failed == threshold),
             _ => (Err(LoginFailure::BadCredentials), false),
         }
@@ -325,19 +261,14 @@ pub async fn authenticate(
 }
 
 async fn find_row(db: &Db, username: &str) -> Result<Option<Row>> {
-    let sql = format!("{SELECT} WHERE username = $1");
-    let row: Option<Row> = on_read!(db, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(c).await
-    })?;
-    Ok(row)
+    store::by_username(db, username).await
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<StaffUser>> {
-    let sql = format!("{SELECT} WHERE id = $1 AND disabled_at IS NULL");
-    let row: Option<Row> = on_read!(db, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await
-    })?;
-    row.map(|r| r.user()).transpose()
+    store::enabled_by_id(db, id)
+        .await?
+        .map(|r| r.user())
+        .transpose()
 }
 
 pub async fn by_username(db: &Db, username: &str) -> Result<Option<StaffUser>> {
@@ -346,10 +277,7 @@ pub async fn by_username(db: &Db, username: &str) -> Result<Option<StaffUser>> {
 
 /// Every account, by username; `now` decides which are locked.
 pub async fn list(db: &Db, now: i64) -> Result<Vec<StaffAccount>> {
-    let sql = format!("{SELECT} ORDER BY username");
-    let rows: Vec<Row> = on_read!(db, c => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(c).await
-    })?;
+    let rows = store::all(db).await?;
     rows.iter()
         .map(|r| {
             Ok(StaffAccount {
@@ -382,30 +310,14 @@ pub async fn enable(db: &Db, id: &str, by: &StaffUser) -> Result<()> {
 
 async fn set_disabled(db: &Db, id: &str, disabled: bool, by: &StaffUser) -> Result<()> {
     let now = motcua_db::clock::now_us();
-    // The condition on the current state makes a repeated or concurrent request a no-op
-    // without an event, instead of a second event for a change that did not happen.
-    let sql = if disabled {
-        "UPDATE staff_users SET disabled_at = $1, updated_at = $1
-         WHERE id = $2 AND disabled_at IS NULL RETURNING username"
-    } else {
-        "UPDATE staff_users SET disabled_at = NULL, updated_at = $1
-         WHERE id = $2 AND disabled_at IS NOT NULL RETURNING username"
-    };
+    // A repeated or concurrent request changes nothing and appends no event, instead of a
+    // second event for a change that did not happen.
     let mut tx = db.begin().await?;
-    let username: Option<String> = on_tx!(&mut tx, c => {
-        sqlx::query_scalar(sql).bind(now).bind(id).fetch_optional(&mut *c).await
-    })?;
-    let Some(username) = username else {
+    let Some(username) = store::set_disabled(&mut tx, id, disabled, now).await? else {
         return Err(IdentityError::NotFound);
     };
     if disabled {
-        on_tx!(&mut tx, c => {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        crate::store::sessions::delete_for_user(&mut tx, id).await?;
     }
     let (event_type, reason) = if disabled {
         ("staff_user.disabled", "account disabled")

@@ -5,7 +5,9 @@
 //!
 //! Message bodies are never logged: one-time codes travel this way.
 
-pub mod dev_mailbox;
+mod store;
+
+pub use store::dev_mailbox;
 mod smtp;
 
 use motcua_db::jobs::worker::{JobError, JobRun, Registry};

@@ -42,9 +42,10 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use motcua_db::{Db, Engine, on_read, on_write};
+use motcua_db::Db;
 
 use crate::error::{RegistryError, Result};
+use crate::store::throttle as store;
 use crate::verify::{self, Verification, VerificationResult};
 
 const MICROS_PER_SEC: i64 = 1_000_000;
@@ -339,91 +340,23 @@ fn throttled_for(recent: &str, limit: u32, window: i64, now: i64, allowance: usi
     Some(ceil_secs(deciding + window - now))
 }
 
-const SELECT_FAILURES: &str =
-    "SELECT recent_failures FROM verification_failures WHERE client_id = $1 AND pid = $2";
-
 async fn recent_failures(db: &Db, client_id: &str, pid: i64) -> Result<String> {
-    let text: Option<String> = match db.raw_readers() {
-        // A point read by primary key, like the citizen's: run in place (see motcua_db::raw).
-        Some(readers) => readers.with(|c| {
-            use rusqlite::OptionalExtension;
-            c.prepare_cached(SELECT_FAILURES)?
-                .query_row(rusqlite::params![client_id, pid], |r| r.get(0))
-                .optional()
-        })?,
-        None => on_read!(db, c => {
-            sqlx::query_scalar(SELECT_FAILURES)
-                .bind(client_id)
-                .bind(pid)
-                .fetch_optional(c)
-                .await
-        })?,
-    };
-    Ok(text.unwrap_or_default())
+    Ok(store::recent_failures(db, client_id, pid)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Appends a failure at `now`, keeps the most recent `limit + 1`, and returns them.
 async fn count_failure(db: &Db, client_id: &str, pid: i64, limit: u32, now: i64) -> Result<String> {
     let keep = i32::try_from((limit as usize + 1) * ENTRY_CHARS).unwrap_or(i32::MAX);
     let entry = format!(" {now:016}");
-    // Only the function that keeps the end of the text differs between the dialects.
-    let sql = match db.engine() {
-        Engine::Sqlite => COUNT_FAILURE_SQLITE,
-        Engine::Postgres => COUNT_FAILURE_POSTGRES,
-    };
-    let recent: String = on_write!(db, c => {
-        sqlx::query_scalar(sql)
-            .bind(client_id)
-            .bind(pid)
-            .bind(&entry)
-            .bind(now)
-            .bind(keep)
-            .fetch_one(c)
-            .await
-    })?;
-    Ok(recent)
+    store::append_failure(db, client_id, pid, &entry, now, keep).await
 }
-
-const COUNT_FAILURE_SQLITE: &str = "INSERT INTO verification_failures
-        (client_id, pid, recent_failures, last_failure_at) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (client_id, pid) DO UPDATE SET
-        recent_failures = substr(verification_failures.recent_failures
-                                 || excluded.recent_failures, -$5),
-        last_failure_at = CASE
-            WHEN excluded.last_failure_at > verification_failures.last_failure_at
-            THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
-    RETURNING recent_failures";
-
-const COUNT_FAILURE_POSTGRES: &str = "INSERT INTO verification_failures
-        (client_id, pid, recent_failures, last_failure_at) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (client_id, pid) DO UPDATE SET
-        recent_failures = right(verification_failures.recent_failures
-                                || excluded.recent_failures, $5),
-        last_failure_at = CASE
-            WHEN excluded.last_failure_at > verification_failures.last_failure_at
-            THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
-    RETURNING recent_failures";
-
-const ADD_TO_QUOTA: &str =
-    "INSERT INTO verification_quota (client_id, day, verifications, updated_at)
-    VALUES ($1, $2, $3, $4)
-    ON CONFLICT (client_id, day) DO UPDATE SET
-        verifications = verification_quota.verifications + excluded.verifications,
-        updated_at = excluded.updated_at
-    RETURNING verifications";
 
 /// Adds `n` verifications to the client's count for `day`; returns the new total.
 async fn add_to_quota(db: &Db, client_id: &str, day: i64, n: u64, now: i64) -> Result<u64> {
     let n = i64::try_from(n).unwrap_or(i64::MAX);
-    let total: i64 = on_write!(db, c => {
-        sqlx::query_scalar(ADD_TO_QUOTA)
-            .bind(client_id)
-            .bind(day_text(day))
-            .bind(n)
-            .bind(now)
-            .fetch_one(c)
-            .await
-    })?;
+    let total = store::add_to_quota(db, client_id, &day_text(day), n, now).await?;
     Ok(u64::try_from(total).unwrap_or(0))
 }
 
@@ -432,36 +365,13 @@ async fn add_to_quota(db: &Db, client_id: &str, day: i64, n: u64, now: i64) -> R
 /// keeps every verification), so deleting them appends no event.
 pub async fn purge_expired(db: &Db, now: i64, window_us: i64) -> Result<u64> {
     let before_day = day_text(local_day(now) - 1);
-    let failures = on_write!(db, c => {
-        sqlx::query("DELETE FROM verification_failures WHERE last_failure_at <= $1")
-            .bind(now - window_us)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    // 'YYYY-MM-DD' sorts as the dates do.
-    let days = on_write!(db, c => {
-        sqlx::query("DELETE FROM verification_quota WHERE day < $1")
-            .bind(before_day)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
-    Ok(failures + days)
+    store::purge(db, now - window_us, &before_day).await
 }
 
 /// The verifications counted in the database for a client on the day of `now`
 /// (Asia/Ho_Chi_Minh), for operators and tests.
 pub async fn quota_used(db: &Db, client_id: &str, now: i64) -> Result<u64> {
-    let total: Option<i64> = on_read!(db, c => {
-        sqlx::query_scalar(
-            "SELECT verifications FROM verification_quota WHERE client_id = $1 AND day = $2",
-        )
-        .bind(client_id)
-        .bind(day_text(local_day(now)))
-        .fetch_optional(c)
-        .await
-    })?;
+    let total = store::quota_used(db, client_id, &day_text(local_day(now))).await?;
     Ok(total.and_then(|t| u64::try_from(t).ok()).unwrap_or(0))
 }
 

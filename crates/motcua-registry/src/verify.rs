@@ -2,11 +2,11 @@
 //! and date of birth? The answer is per field and never says whether the PID exists: an
 //! unknown PID is simply no match.
 
-use motcua_db::{Db, on_read};
+use motcua_db::Db;
 use motcua_domain::{BirthDate, Pid};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FieldError, RegistryError, Result};
+use crate::error::{FieldError, Result};
 
 pub const MAX_PURPOSE_CHARS: usize = 200;
 
@@ -138,22 +138,8 @@ pub fn normalise_name(s: &str) -> String {
         .join(" ")
 }
 
-const VERIFY_SQL: &str = "SELECT full_name, date_of_birth FROM citizens WHERE pid = $1";
-
 pub async fn verify(db: &Db, v: &Verification) -> Result<VerificationResult> {
-    let row: Option<(String, String)> = match db.raw_readers() {
-        // A point read by primary key: microseconds, run in place (see motcua_db::raw).
-        Some(readers) => readers.with(|c| {
-            use rusqlite::OptionalExtension;
-            c.prepare_cached(VERIFY_SQL)?
-                .query_row([v.pid.as_i64()], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })?,
-        None => on_read!(db, c => {
-            sqlx::query_as(VERIFY_SQL).bind(v.pid.as_i64()).fetch_optional(c).await
-        })
-        .map_err(RegistryError::from)?,
-    };
+    let row = crate::store::citizens::name_and_birth_date(db, v.pid).await?;
     let fields = match row {
         None => FieldMatches {
             full_name: false,

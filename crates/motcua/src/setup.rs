@@ -42,6 +42,7 @@ pub fn job_registry(db: &Db, args: &JobArgs) -> anyhow::Result<Registry> {
     let mailer = motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?;
     tracing::info!(destination = %mailer.destination(), "e-mail is sent to");
     mailer.register(&mut registry);
+    motcua_db::access_log::register_sealing(&mut registry, db);
     Ok(registry)
 }
 

@@ -36,7 +36,9 @@ use crate::{Db, DbError, DbResult, Tx, on_read};
 use chain::DAY_US;
 
 pub use ingest::{INDEX_RUN, INGEST_AT, INGEST_EVERY};
-pub use seal::{SEAL_AGGREGATE, SEAL_EVENT, SEAL_GRACE_US, Seal, seal_days};
+pub use seal::{
+    SEAL_AGGREGATE, SEAL_EVENT, SEAL_GRACE_US, SEAL_JOB, Seal, register_sealing, seal_days,
+};
 pub use verify::{AccessLogReport, verify};
 
 const MAX_BATCH: usize = 512;

@@ -124,3 +124,28 @@ async fn seal_day(db: &Db, head: &Head, now: i64) -> DbResult<Option<Seal>> {
         entries: head.entries,
     }))
 }
+
+/// The job kind that seals ended days, run once an hour across all nodes.
+pub const SEAL_JOB: &str = "access_log.seal_days";
+
+/// Registers [`SEAL_JOB`] with the job worker: every hour one node seals the days that have
+/// ended. A failure (the database unreachable) is retried; a day missed by one run is sealed
+/// by the next, since sealing looks at every unsealed day.
+pub fn register_sealing(registry: &mut crate::jobs::worker::Registry, db: &Db) {
+    let db = db.clone();
+    registry.register(SEAL_JOB, move |_run| {
+        let db = db.clone();
+        async move {
+            match seal_days(&db, crate::clock::now_us()).await {
+                Ok(sealed) => {
+                    if !sealed.is_empty() {
+                        tracing::info!(days = sealed.len(), "access-log days sealed");
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(crate::jobs::worker::JobError::Retryable(e.to_string())),
+            }
+        }
+    });
+    registry.every(SEAL_JOB, std::time::Duration::from_secs(3600), 5);
+}

@@ -89,3 +89,15 @@ pub async fn delete(db: &Db, token_hash: &str) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// Ends every session of a user (an account being disabled).
+pub async fn delete_for_user(tx: &mut Tx, user_id: &str) -> Result<u64> {
+    let n = on_tx!(tx, c => {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n)
+}

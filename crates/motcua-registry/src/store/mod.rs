@@ -14,6 +14,7 @@ pub mod imports;
 pub mod quality;
 pub mod residences;
 pub mod search;
+pub mod throttle;
 
 use crate::error::RegistryError;
 
