@@ -41,13 +41,10 @@ pub struct VerificationResult {
 }
 
 /// Checks the purpose an agency states for reading personal data.
+/// Its length is counted as sent, before surrounding spaces are trimmed, as the OpenAPI
+/// document's `maxLength` counts it.
 pub fn check_purpose(purpose: Option<&str>) -> std::result::Result<String, FieldError> {
-    match purpose.map(str::trim) {
-        None | Some("") => Err(FieldError::new(
-            "purpose",
-            "required",
-            "is required: state why the data is needed",
-        )),
+    match purpose {
         Some(p) if p.chars().count() > MAX_PURPOSE_CHARS => Err(FieldError::new(
             "purpose",
             "text.too_long",
@@ -58,7 +55,12 @@ pub fn check_purpose(purpose: Option<&str>) -> std::result::Result<String, Field
             "text.control_char",
             "must not contain control characters",
         )),
-        Some(p) => Ok(p.to_owned()),
+        Some(p) if !p.trim().is_empty() => Ok(p.trim().to_owned()),
+        _ => Err(FieldError::new(
+            "purpose",
+            "required",
+            "is required: state why the data is needed",
+        )),
     }
 }
 
@@ -79,8 +81,9 @@ impl VerificationRequest {
                 }
             },
         };
-        let full_name = match self.full_name.as_deref().map(str::trim) {
-            None | Some("") => {
+        // The length counts what was sent, as the OpenAPI document's `maxLength` does.
+        let full_name = match self.full_name.as_deref() {
+            None => {
                 errors.push(FieldError::new("full_name", "required", "is required"));
                 None
             }
@@ -95,7 +98,11 @@ impl VerificationRequest {
                 ));
                 None
             }
-            Some(n) => Some(n.to_owned()),
+            Some(n) if n.trim().is_empty() => {
+                errors.push(FieldError::new("full_name", "required", "is required"));
+                None
+            }
+            Some(n) => Some(n.trim().to_owned()),
         };
         let date_of_birth = match self.date_of_birth.as_deref() {
             None | Some("") => {
