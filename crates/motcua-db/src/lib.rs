@@ -429,8 +429,9 @@ fn is_password_key(key: &str) -> bool {
     key == "password" || key == "sslpassword" || key == "pass" || key == "pwd"
 }
 
-/// `%XX` sequences decoded (invalid ones kept as they are), for comparing parameter names.
-fn percent_decode(text: &str) -> String {
+/// `%XX` sequences of a URL part decoded (invalid ones kept as they are): parameter names
+/// compared here, a user or password given to a mail server.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

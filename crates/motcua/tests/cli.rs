@@ -1681,6 +1681,14 @@ fn spawn_node(env: &Env, name: &str, extra: &[&str]) -> (Server, SocketAddr) {
     (server, addr)
 }
 
+/// Job counts by status of the mail kind only: a serving node also runs its own recurring
+/// jobs (sealing the access log's days).
+async fn mail_job_counts(db: &Db) -> Vec<(String, String, i64)> {
+    let mut counts = motcua_db::jobs::counts(db).await.unwrap();
+    counts.retain(|(kind, _, _)| kind == "mail.send");
+    counts
+}
+
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -1780,10 +1788,7 @@ async fn serve_without_smtp_keeps_mail_in_the_dev_mailbox() {
         && m.sender.contains("no-reply@")));
     wait_for("the jobs done", Duration::from_secs(10), || {
         let db = db.clone();
-        async move {
-            motcua_db::jobs::counts(&db).await.unwrap()
-                == vec![("mail.send".into(), "done".into(), 3)]
-        }
+        async move { mail_job_counts(&db).await == vec![("mail.send".into(), "done".into(), 3)] }
     })
     .await;
     // The code in the message never reaches the log.
@@ -1809,8 +1814,7 @@ async fn two_serve_processes_run_a_thousand_jobs_each_exactly_once() {
     wait_for("a thousand jobs done", Duration::from_secs(120), || {
         let db = db.clone();
         async move {
-            motcua_db::jobs::counts(&db).await.unwrap()
-                == vec![("mail.send".into(), "done".into(), 1_000)]
+            mail_job_counts(&db).await == vec![("mail.send".into(), "done".into(), 1_000)]
         }
     })
     .await;

@@ -167,23 +167,8 @@ impl AccessLog {
 
     /// Records `entry` and returns once it is durable.
     pub async fn record(&self, entry: AccessEntry) -> DbResult<()> {
-        let (ack, done) = oneshot::channel();
-        let sent = match &self.inner.sender {
-            Sender::Journal(s) => s.send((entry, ack)).is_ok(),
-            Sender::Direct(s) => s.send((entry, ack)).await.is_ok(),
-        };
-        if !sent {
-            return Err(DbError::Conflict(
-                "the access-log writer has stopped".into(),
-            ));
-        }
-        match done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(DbError::Conflict(format!("access log write failed: {e}"))),
-            Err(_) => Err(DbError::Conflict(
-                "the access-log writer has stopped".into(),
-            )),
-        }
+        let done = self.hand_over(entry).await?;
+        acknowledged(done).await
     }
 
     /// Records every entry of a listing and returns once all are durable. They are handed to
@@ -191,32 +176,31 @@ impl AccessLog {
     pub async fn record_all(&self, entries: Vec<AccessEntry>) -> DbResult<()> {
         let mut pending = Vec::with_capacity(entries.len());
         for entry in entries {
-            let (ack, done) = oneshot::channel();
-            let sent = match &self.inner.sender {
-                Sender::Journal(s) => s.send((entry, ack)).is_ok(),
-                Sender::Direct(s) => s.send((entry, ack)).await.is_ok(),
-            };
-            if !sent {
-                return Err(DbError::Conflict(
-                    "the access-log writer has stopped".into(),
-                ));
-            }
-            pending.push(done);
+            pending.push(self.hand_over(entry).await?);
         }
         for done in pending {
-            match done.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return Err(DbError::Conflict(format!("access log write failed: {e}")));
-                }
-                Err(_) => {
-                    return Err(DbError::Conflict(
-                        "the access-log writer has stopped".into(),
-                    ));
-                }
-            }
+            acknowledged(done).await?;
         }
         Ok(())
+    }
+
+    /// Gives `entry` to the writer; the receiver answers once it is durable.
+    async fn hand_over(
+        &self,
+        entry: AccessEntry,
+    ) -> DbResult<oneshot::Receiver<Result<(), String>>> {
+        let (ack, done) = oneshot::channel();
+        let sent = match &self.inner.sender {
+            Sender::Journal(s) => s.send((entry, ack)).is_ok(),
+            Sender::Direct(s) => s.send((entry, ack)).await.is_ok(),
+        };
+        if sent {
+            Ok(done)
+        } else {
+            Err(DbError::Conflict(
+                "the access-log writer has stopped".into(),
+            ))
+        }
     }
 
     /// Waits until every entry recorded so far is in the database.
@@ -244,6 +228,17 @@ impl AccessLog {
     pub async fn count(&self) -> DbResult<i64> {
         self.flush().await?;
         stored_count(&self.inner.db).await
+    }
+}
+
+/// Waits for the writer's answer about one entry.
+async fn acknowledged(done: oneshot::Receiver<Result<(), String>>) -> DbResult<()> {
+    match done.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(DbError::Conflict(format!("access log write failed: {e}"))),
+        Err(_) => Err(DbError::Conflict(
+            "the access-log writer has stopped".into(),
+        )),
     }
 }
 
