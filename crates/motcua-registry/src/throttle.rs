@@ -42,7 +42,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use motcua_db::Db;
+use motcua_db::{Db, DbError};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{RegistryError, Result};
 use crate::store::throttle as store;
@@ -132,6 +133,57 @@ struct Inner {
     quota: Mutex<HashMap<String, NodeQuota>>,
     /// The last day this node deleted expired counters.
     purged_day: AtomicI64,
+    /// The group-commit writer of non-matching answers, started on first use.
+    failures: std::sync::OnceLock<mpsc::Sender<FailureWrite>>,
+}
+
+/// One non-matching answer to count, and where its kept failures go.
+struct FailureWrite {
+    client_id: String,
+    pid: i64,
+    entry: String,
+    now: i64,
+    keep: i32,
+    done: oneshot::Sender<std::result::Result<String, String>>,
+}
+
+/// Most non-matches counted in one transaction.
+const FAILURE_BATCH: usize = 256;
+
+/// Counts the non-matching answers waiting when the previous transaction ended in one
+/// transaction: one commit for many requests, instead of one each through the single
+/// writer of the embedded database (whose every commit also makes the readers of the file
+/// reload their pages). Each request still gets the failures kept after its own statement.
+async fn failure_writer(db: Db, mut queue: mpsc::Receiver<FailureWrite>) {
+    let mut batch = Vec::with_capacity(FAILURE_BATCH);
+    while queue.recv_many(&mut batch, FAILURE_BATCH).await > 0 {
+        match write_failures(&db, &batch).await {
+            Ok(kept) => {
+                for (w, recent) in batch.drain(..).zip(kept) {
+                    let _ = w.done.send(Ok(recent));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "verification failures not counted");
+                let e = e.to_string();
+                for w in batch.drain(..) {
+                    let _ = w.done.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_failures(db: &Db, batch: &[FailureWrite]) -> Result<Vec<String>> {
+    let mut tx = db.begin().await?;
+    let mut kept = Vec::with_capacity(batch.len());
+    for w in batch {
+        kept.push(
+            store::append_failure(&mut tx, &w.client_id, w.pid, &w.entry, w.now, w.keep).await?,
+        );
+    }
+    tx.commit().await?;
+    Ok(kept)
 }
 
 /// One client's count on this node for one day.
@@ -164,6 +216,7 @@ impl VerificationThrottle {
             hasher: RandomState::new(),
             quota: Mutex::new(HashMap::new()),
             purged_day: AtomicI64::new(i64::MIN),
+            failures: std::sync::OnceLock::new(),
         }))
     }
 
@@ -200,12 +253,48 @@ impl VerificationThrottle {
         if result.matched {
             return Ok(Verdict::Answered(result));
         }
-        let recent = count_failure(db, client_id, pid, limit, now).await?;
+        let recent = self.count_failure(db, client_id, pid, limit, now).await?;
         // Past the limit only if requests raced past the read on other nodes: the answer is
         // withheld, so no more than `limit` non-matches are ever answered per window.
         match throttled_for(&recent, limit, window, now, 1) {
             Some(retry_after_secs) => Ok(Verdict::Throttled { retry_after_secs }),
             None => Ok(Verdict::Answered(result)),
+        }
+    }
+
+    /// Counts one non-matching answer through this node's group-commit writer; the failures
+    /// kept for the client and PID.
+    async fn count_failure(
+        &self,
+        db: &Db,
+        client_id: &str,
+        pid: i64,
+        limit: u32,
+        now: i64,
+    ) -> Result<String> {
+        let writer = self.0.failures.get_or_init(|| {
+            let (sender, queue) = mpsc::channel(4 * FAILURE_BATCH);
+            tokio::spawn(failure_writer(db.clone(), queue));
+            sender
+        });
+        let (done, answer) = oneshot::channel();
+        let write = FailureWrite {
+            client_id: client_id.to_owned(),
+            pid,
+            entry: failure_entry(now),
+            now,
+            keep: failures_kept(limit),
+            done,
+        };
+        let stopped =
+            || RegistryError::Db(DbError::Conflict("the failure counter has stopped".into()));
+        writer.send(write).await.map_err(|_| stopped())?;
+        match answer.await {
+            Ok(Ok(recent)) => Ok(recent),
+            Ok(Err(e)) => Err(RegistryError::Db(DbError::Conflict(format!(
+                "verification failures not counted: {e}"
+            )))),
+            Err(_) => Err(stopped()),
         }
     }
 
@@ -346,11 +435,31 @@ async fn recent_failures(db: &Db, client_id: &str, pid: i64) -> Result<String> {
         .unwrap_or_default())
 }
 
-/// Appends a failure at `now`, keeps the most recent `limit + 1`, and returns them.
+/// A failure at `now` as stored: a space and 16 digits of microseconds.
+fn failure_entry(now: i64) -> String {
+    format!(" {now:016}")
+}
+
+/// The characters kept: the most recent `limit + 1` failures.
+fn failures_kept(limit: u32) -> i32 {
+    i32::try_from((limit as usize + 1) * ENTRY_CHARS).unwrap_or(i32::MAX)
+}
+
+/// Appends a failure at `now` in its own transaction, keeps the most recent `limit + 1`,
+/// and returns them.
 async fn count_failure(db: &Db, client_id: &str, pid: i64, limit: u32, now: i64) -> Result<String> {
-    let keep = i32::try_from((limit as usize + 1) * ENTRY_CHARS).unwrap_or(i32::MAX);
-    let entry = format!(" {now:016}");
-    store::append_failure(db, client_id, pid, &entry, now, keep).await
+    let mut tx = db.begin().await?;
+    let kept = store::append_failure(
+        &mut tx,
+        client_id,
+        pid,
+        &failure_entry(now),
+        now,
+        failures_kept(limit),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(kept)
 }
 
 /// Adds `n` verifications to the client's count for `day`; returns the new total.

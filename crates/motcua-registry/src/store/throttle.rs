@@ -1,7 +1,7 @@
 //! The verification throttle's counters (`verification_failures`, `verification_quota`); the
 //! rules are in `crate::throttle`.
 
-use motcua_db::{Db, Engine, on_read, on_write};
+use motcua_db::{Db, Engine, Tx, on_read, on_tx, on_write};
 
 use crate::error::Result;
 
@@ -48,10 +48,10 @@ const COUNT_FAILURE_POSTGRES: &str = "INSERT INTO verification_failures
             THEN excluded.last_failure_at ELSE verification_failures.last_failure_at END
     RETURNING recent_failures";
 
-/// Appends `entry` to the failures of a client and PID, keeping the last `keep` characters,
-/// in one statement; returns what is kept.
+/// Appends `entry` to the failures of a client and PID in `tx`, keeping the last `keep`
+/// characters, in one statement; returns what is kept.
 pub async fn append_failure(
-    db: &Db,
+    tx: &mut Tx,
     client_id: &str,
     pid: i64,
     entry: &str,
@@ -59,18 +59,18 @@ pub async fn append_failure(
     keep: i32,
 ) -> Result<String> {
     // Only the function that keeps the end of the text differs between the dialects.
-    let sql = match db.engine() {
+    let sql = match tx.engine() {
         Engine::Sqlite => COUNT_FAILURE_SQLITE,
         Engine::Postgres => COUNT_FAILURE_POSTGRES,
     };
-    let recent: String = on_write!(db, c => {
+    let recent: String = on_tx!(tx, c => {
         sqlx::query_scalar(sql)
             .bind(client_id)
             .bind(pid)
             .bind(entry)
             .bind(now)
             .bind(keep)
-            .fetch_one(c)
+            .fetch_one(&mut *c)
             .await
     })?;
     Ok(recent)
