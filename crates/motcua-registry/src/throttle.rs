@@ -174,6 +174,62 @@ async fn failure_writer(db: Db, mut queue: mpsc::Receiver<FailureWrite>) {
     }
 }
 
+/// Starts the writer: on the embedded database a thread with a direct connection, on
+/// PostgreSQL a task.
+fn start_failure_writer(db: &Db, queue: mpsc::Receiver<FailureWrite>) {
+    match motcua_db::raw::sqlite_writer(db, 8) {
+        Ok(Some(conn)) => {
+            let spawned = std::thread::Builder::new()
+                .name("verify-failures".into())
+                .spawn(move || raw_failure_writer(conn, queue));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "the verification failure counter did not start");
+            }
+        }
+        Ok(None) => {
+            tokio::spawn(failure_writer(db.clone(), queue));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no direct connection for the failure counter; using the pool");
+            tokio::spawn(failure_writer(db.clone(), queue));
+        }
+    }
+}
+
+/// [`failure_writer`] on a direct connection to the embedded database.
+fn raw_failure_writer(conn: rusqlite::Connection, mut queue: mpsc::Receiver<FailureWrite>) {
+    let mut batch: Vec<FailureWrite> = Vec::with_capacity(FAILURE_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < FAILURE_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let rows: Vec<(&str, i64, &str, i64, i32)> = batch
+            .iter()
+            .map(|w| (w.client_id.as_str(), w.pid, w.entry.as_str(), w.now, w.keep))
+            .collect();
+        match store::append_failures_raw(&conn, &rows) {
+            Ok(kept) => {
+                drop(rows);
+                for (w, recent) in batch.drain(..).zip(kept) {
+                    let _ = w.done.send(Ok(recent));
+                }
+            }
+            Err(e) => {
+                drop(rows);
+                tracing::error!(error = %e, "verification failures not counted");
+                let e = e.to_string();
+                for w in batch.drain(..) {
+                    let _ = w.done.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
 async fn write_failures(db: &Db, batch: &[FailureWrite]) -> Result<Vec<String>> {
     let mut tx = db.begin().await?;
     let mut kept = Vec::with_capacity(batch.len());
@@ -274,7 +330,7 @@ impl VerificationThrottle {
     ) -> Result<String> {
         let writer = self.0.failures.get_or_init(|| {
             let (sender, queue) = mpsc::channel(4 * FAILURE_BATCH);
-            tokio::spawn(failure_writer(db.clone(), queue));
+            start_failure_writer(db, queue);
             sender
         });
         let (done, answer) = oneshot::channel();
