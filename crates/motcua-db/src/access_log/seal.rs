@@ -79,9 +79,9 @@ pub async fn seal_days(db: &Db, now: i64) -> DbResult<Vec<Seal>> {
 async fn seal_day(db: &Db, head: &Head, now: i64) -> DbResult<Option<Seal>> {
     let date = chain::date_of(head.day);
     let mut tx = db.begin().await?;
-    let latest: Option<String> = on_tx!(&mut tx, c => {
-        sqlx::query_scalar(
-            "SELECT payload FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
+    let latest: Option<(i64, String)> = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "SELECT version, payload FROM events WHERE aggregate_type = $1 AND aggregate_id = $2
              ORDER BY version DESC LIMIT 1",
         )
         .bind(SEAL_AGGREGATE)
@@ -89,8 +89,9 @@ async fn seal_day(db: &Db, head: &Head, now: i64) -> DbResult<Option<Seal>> {
         .fetch_optional(&mut *c)
         .await
     })?;
+    let seen_version = latest.as_ref().map_or(0, |(v, _)| *v);
     let covered = latest
-        .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+        .and_then(|(_, p)| serde_json::from_str::<serde_json::Value>(&p).ok())
         .and_then(|p| p["entries"].as_i64())
         .is_some_and(|n| n >= head.entries);
     if covered {
@@ -115,6 +116,12 @@ async fn seal_day(db: &Db, head: &Head, now: i64) -> DbResult<Option<Seal>> {
         },
     )
     .await?;
+    // Under READ COMMITTED another node's seal may have committed between the read above and
+    // the append, which then follows it as the next version instead of conflicting: that
+    // node sealed the day, so this one rolls back.
+    if stored.version != seen_version + 1 {
+        return Ok(None);
+    }
     tx.commit().await?;
     Ok(Some(Seal {
         day: head.day,
