@@ -254,11 +254,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Migrate(args) => {
             let db = setup::open(&args).await?;
-            println!(
+            crate::stdout::line(format_args!(
                 "migrations applied; database {} ({})",
                 db.display_url(),
                 db.engine().name()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Registry(cmd) => crate::registry_cmd::run(cmd).await,
@@ -266,7 +266,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = setup::open(&db).await?;
             match motcua_identity::clients::create(&db, &name, &scopes, "cli").await {
                 Ok(issued) => {
-                    println!("{}", serde_json::to_string(&issued)?);
+                    crate::stdout::line(format_args!("{}", serde_json::to_string(&issued)?))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -278,7 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client(ClientCommand::List { db }) => {
             let db = setup::open(&db).await?;
             let list = motcua_identity::clients::list(&db).await?;
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            crate::stdout::line(format_args!("{}", serde_json::to_string_pretty(&list)?))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Staff(StaffCommand::Create {
@@ -306,7 +306,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             {
                 Ok(user) => {
-                    println!("{}", serde_json::to_string(&user)?);
+                    crate::stdout::line(format_args!("{}", serde_json::to_string(&user)?))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -325,7 +325,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn audit_verify(args: &DbArgs) -> anyhow::Result<ExitCode> {
     let db = setup::open(args).await?;
     let report = motcua_db::audit::verify(&db).await?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    crate::stdout::line(format_args!("{}", serde_json::to_string_pretty(&report)?))?;
     for b in &report.breaks {
         eprintln!("break: {b}");
     }

@@ -113,16 +113,24 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", clients_path.display()))?;
         v
     };
-    println!("motcua demo — database {}", db.display_url());
-    println!("  staff sign-in at http://{}/login", args.listen);
-    println!("    admin:   {} / {}", ADMIN.0, ADMIN.2);
-    println!("    officer: {} / {}", OFFICER.0, OFFICER.2);
-    println!("  try: search \"nguyen van an\" (PID 001095012345)");
-    println!(
+    crate::stdout::line(format_args!("motcua demo — database {}", db.display_url()))?;
+    crate::stdout::line(format_args!(
+        "  staff sign-in at http://{}/login",
+        args.listen
+    ))?;
+    crate::stdout::line(format_args!("    admin:   {} / {}", ADMIN.0, ADMIN.2))?;
+    crate::stdout::line(format_args!("    officer: {} / {}", OFFICER.0, OFFICER.2))?;
+    crate::stdout::line(format_args!(
+        "  try: search \"nguyen van an\" (PID 001095012345)"
+    ))?;
+    crate::stdout::line(format_args!(
         "  API clients (HTTP Basic client_id:client_secret), also in {}:",
         clients_path.display()
-    );
-    println!("{}", serde_json::to_string_pretty(&demo_clients)?);
+    ))?;
+    crate::stdout::line(format_args!(
+        "{}",
+        serde_json::to_string_pretty(&demo_clients)?
+    ))?;
     setup::serve(db, &args).await?;
     Ok(ExitCode::SUCCESS)
 }

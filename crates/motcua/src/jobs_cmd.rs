@@ -94,7 +94,7 @@ pub async fn run(cmd: JobsCommand) -> anyhow::Result<ExitCode> {
                 &actor,
             )
             .await?;
-            println!("{}", serde_json::to_string(&ids)?);
+            crate::stdout::line(format_args!("{}", serde_json::to_string(&ids)?))?;
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::List { db, status, limit } => {
@@ -104,18 +104,18 @@ pub async fn run(cmd: JobsCommand) -> anyhow::Result<ExitCode> {
             };
             let db = setup::open(&db).await?;
             let rows = jobs::list(&db, view, None, limit).await?;
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            crate::stdout::line(format_args!("{}", serde_json::to_string_pretty(&rows)?))?;
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Retry { db, id, actor } => {
             let db = setup::open(&db).await?;
             let outcome = jobs::retry(&db, &id, &actor, clock::now_us()).await?;
-            Ok(report(outcome, &id, "dead or waiting for a retry"))
+            Ok(report(outcome, &id, "dead or waiting for a retry")?)
         }
         JobsCommand::Cancel { db, id, actor } => {
             let db = setup::open(&db).await?;
             let outcome = jobs::cancel(&db, &id, &actor, clock::now_us()).await?;
-            Ok(report(outcome, &id, "queued"))
+            Ok(report(outcome, &id, "queued")?)
         }
     }
 }
@@ -124,10 +124,10 @@ fn view_names() -> String {
     View::ALL.map(View::as_str).join(", ")
 }
 
-fn report(outcome: AdminOutcome, id: &str, needed: &str) -> ExitCode {
-    match outcome {
+fn report(outcome: AdminOutcome, id: &str, needed: &str) -> std::io::Result<ExitCode> {
+    Ok(match outcome {
         AdminOutcome::Done => {
-            println!("{id}");
+            crate::stdout::line(id)?;
             ExitCode::SUCCESS
         }
         AdminOutcome::NotFound => {
@@ -138,7 +138,7 @@ fn report(outcome: AdminOutcome, id: &str, needed: &str) -> ExitCode {
             eprintln!("error: id: job {id} is not {needed}");
             ExitCode::from(2)
         }
-    }
+    })
 }
 
 /// The payload parsed and checked for its kind, or the problem naming the field.

@@ -7,6 +7,7 @@ mod jobs_cmd;
 mod progress;
 mod registry_cmd;
 mod setup;
+mod stdout;
 
 use clap::Parser;
 

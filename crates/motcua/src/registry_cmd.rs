@@ -70,7 +70,7 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             let rate = report.rows_imported as f64 / report.seconds.max(1e-9);
-            println!(
+            crate::stdout::line(format_args!(
                 "{}: {} rows read, {} imported, {} rejected in {:.2} s ({:.0} rows/s){}",
                 file.display(),
                 report.rows_read,
@@ -83,7 +83,7 @@ pub async fn run(cmd: RegistryCommand) -> anyhow::Result<ExitCode> {
                 } else {
                     ""
                 }
-            );
+            ))?;
             db.close().await;
             Ok(if report.is_complete() {
                 ExitCode::SUCCESS

@@ -77,9 +77,12 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     tracing::info!(%addr, database = db.display_url(), engine = db.engine().name(), "motcua serving");
-    println!("motcua is serving on http://{addr}");
+    crate::stdout::line(format_args!("motcua is serving on http://{addr}"))?;
     if let Some(m) = &metrics {
-        println!("metrics on http://{}/metrics", m.local_addr()?);
+        crate::stdout::line(format_args!(
+            "metrics on http://{}/metrics",
+            m.local_addr()?
+        ))?;
     }
     let connections = motcua_web::ServeConfig {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),

@@ -1756,6 +1756,33 @@ async fn jobs_enqueue_refuses_what_no_handler_can_run_naming_the_field() {
     assert!(r.stdout.contains(&ids[0]), "{r:?}");
 }
 
+/// `motcua jobs list | grep -q ID`: the reader may close the pipe before the list is printed;
+/// the command still succeeds (a panic there failed scripts that used `set -o pipefail`).
+#[tokio::test]
+async fn a_reader_that_stops_early_does_not_fail_the_command() {
+    let env = Env::new().await;
+    enqueue_mail(&env, "dan@example.vn", "Biên nhận", 3);
+    let mut child = motcua(env.work.path())
+        .args([
+            "jobs",
+            "list",
+            "--status",
+            "queued",
+            "--database",
+            &env.db.url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command has opened the database, so its answer meets a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[tokio::test]
 async fn serve_without_smtp_keeps_mail_in_the_dev_mailbox() {
     let env = Env::new().await;
