@@ -1093,6 +1093,20 @@ async fn lookup_returns_the_record_and_is_recorded() {
     .await
     .unwrap();
     assert_invalid(resp, "pid").await;
+    // A parameter the operation does not take, or the purpose twice, is named and refused.
+    for (query, field) in [
+        ("purpose=x&purpse=y", "purpse"),
+        ("purpose=0&=null", "(empty name)"),
+        ("purpose=x&purpose=y", "purpose"),
+    ] {
+        let resp = get(
+            &app.reader,
+            &format!("/api/v1/registry/citizens/001095012345?{query}"),
+        )
+        .await
+        .unwrap();
+        assert_invalid(resp, field).await;
+    }
 
     // Unknown citizen.
     let resp = get(

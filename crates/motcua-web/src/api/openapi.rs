@@ -132,7 +132,7 @@ pub fn spec() -> Value {
                         ("401", problem_response("Missing or wrong client credentials")),
                         ("403", problem_response("The client lacks scope registry.lookup")),
                         ("404", problem_response("No citizen has this PID")),
-                        ("422", problem_response("Malformed PID or missing purpose; errors[] names each")),
+                        ("422", problem_response("Malformed PID, a missing purpose, or a query parameter other than one purpose; errors[] names each")),
                     ])
                 }
             },

@@ -10,7 +10,6 @@ use motcua_identity::clients::ApiClient;
 use motcua_registry::throttle::Verdict;
 use motcua_registry::verify::{self, VerificationRequest};
 use motcua_registry::{FieldError, citizens};
-use serde::Deserialize;
 
 use super::JsonBody;
 use crate::AppState;
@@ -82,9 +81,38 @@ pub async fn verify(
     Ok(Json(answer?).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct LookupQuery {
-    purpose: Option<String>,
+/// The lookup's one query parameter, `purpose`. Any other parameter, or `purpose` twice, is
+/// refused by name: a misspelt `purpse=` must not read as a lookup without a purpose, and a
+/// client learns of its mistake instead of having it ignored.
+fn lookup_purpose(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> Option<String> {
+    let mut purpose = None;
+    let mut well_formed = true;
+    for (name, value) in pairs {
+        if name != "purpose" {
+            let shown = if name.is_empty() {
+                "(empty name)"
+            } else {
+                name
+            };
+            errors.push(FieldError::new(
+                shown,
+                "query.unknown_parameter",
+                "is not a parameter of this operation (only purpose is)",
+            ));
+            well_formed = false;
+        } else if purpose.replace(value.as_str()).is_some() {
+            errors.push(FieldError::new(
+                "purpose",
+                "query.repeated",
+                "must be given once",
+            ));
+            well_formed = false;
+        }
+    }
+    let checked = verify::check_purpose(purpose)
+        .map_err(|e| errors.push(e))
+        .ok();
+    checked.filter(|_| well_formed)
 }
 
 /// `GET /api/v1/registry/citizens/{pid}?purpose=…` (scope `registry.lookup`).
@@ -93,7 +121,7 @@ pub async fn lookup(
     RequestIdText(rid): RequestIdText,
     ApiClientAuth(client): ApiClientAuth,
     Path(pid): Path<String>,
-    Query(q): Query<LookupQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, Problem> {
     if !client.has_scope("registry.lookup") {
         return Err(Problem::forbidden("registry.lookup"));
@@ -102,9 +130,7 @@ pub async fn lookup(
     let pid = Pid::parse(&pid)
         .map_err(|e| errors.push(FieldError::new("pid", e.code(), e.to_string())))
         .ok();
-    let purpose = verify::check_purpose(q.purpose.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok();
+    let purpose = lookup_purpose(&pairs, &mut errors);
     let (Some(pid), Some(purpose)) = (pid, purpose) else {
         return Err(Problem::invalid(errors));
     };
