@@ -156,39 +156,50 @@ impl Db {
                 .foreign_keys(true)
                 .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory");
-            let attach_writer = audit.clone();
+            let counters = counters_file(&sqlite_file(url)).display().to_string();
+            let attached = Arc::new([("audit", audit), ("counters", counters)]);
+            let attach_writer = attached.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(move |conn, _| {
-                    let audit = attach_writer.clone();
+                    let attached = attach_writer.clone();
                     Box::pin(async move {
-                        sqlx::query("ATTACH DATABASE $1 AS audit")
-                            .bind(audit)
+                        for (schema, file) in attached.iter() {
+                            sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "ATTACH DATABASE $1 AS {schema}"
+                            )))
+                            .bind(file)
                             .execute(&mut *conn)
                             .await?;
-                        sqlx::raw_sql(
-                            "PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = NORMAL",
-                        )
-                        .execute(&mut *conn)
-                        .await?;
+                            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA {schema}.journal_mode = WAL; \
+                                 PRAGMA {schema}.synchronous = NORMAL"
+                            )))
+                            .execute(&mut *conn)
+                            .await?;
+                        }
                         Ok(())
                     })
                 })
                 .connect_with(base.clone())
                 .await?;
-            let attach_reader = audit;
+            let attach_reader = attached;
             let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(move |conn, _| {
-                    let audit = attach_reader.clone();
+                    let attached = attach_reader.clone();
                     Box::pin(async move {
-                        sqlx::query("ATTACH DATABASE $1 AS audit")
-                            .bind(audit)
+                        for (schema, file) in attached.iter() {
+                            sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "ATTACH DATABASE $1 AS {schema}"
+                            )))
+                            .bind(file)
                             .execute(&mut *conn)
                             .await?;
+                        }
                         Ok(())
                     })
                 })
@@ -363,6 +374,15 @@ fn sqlite_file(url: &str) -> std::path::PathBuf {
 /// The access log's own file beside the registry's: `motcua.sqlite3` → `motcua.audit.sqlite3`.
 pub fn audit_file(main: &std::path::Path) -> std::path::PathBuf {
     main.with_extension("audit.sqlite3")
+}
+
+/// The file of counters written on many requests (the verification throttle's), beside the
+/// registry's: `motcua.sqlite3` → `motcua.counters.sqlite3`, attached as `counters`. Like the
+/// access log they are kept out of the registry's file, whose every commit would reset the
+/// page caches of all its readers; unlike it they are state, not records (see
+/// `motcua-registry/migrations/*/0011_throttle_counters.sql`).
+pub fn counters_file(main: &std::path::Path) -> std::path::PathBuf {
+    main.with_extension("counters.sqlite3")
 }
 
 /// `url` with every password it holds replaced by `***`, for messages and logs: the one in

@@ -22,12 +22,25 @@ pub fn of_context(context: &str) -> impl Iterator<Item = &'static Migration> + '
     MIGRATIONS.iter().filter(move |m| m.context == context)
 }
 
-/// The migrations that build the access log's SQLite file, replayed when that file is lost.
-const AUDIT_MIGRATIONS: &[&str] = &[
-    "0004_audit",
-    "0005_access_journal",
-    "0006_access_log_subjects",
-    "0007_access_log_chain",
+/// The files attached beside the embedded database's: the schema each is attached as, a
+/// table that shows it was built, and the migrations that build it, replayed when the file is
+/// lost (each must be safe to run on an empty file).
+const ATTACHED_FILES: &[(&str, &str, &[&str])] = &[
+    (
+        "audit",
+        "access_log",
+        &[
+            "0004_audit",
+            "0005_access_journal",
+            "0006_access_log_subjects",
+            "0007_access_log_chain",
+        ],
+    ),
+    (
+        "counters",
+        "verification_failures",
+        &["0011_throttle_counters"],
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -39,7 +52,7 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// Applies every pending migration, each in its own transaction. Safe to run from several
 /// processes at once: PostgreSQL takes an advisory lock, SQLite's `BEGIN IMMEDIATE` serialises.
 pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
-    recreate_audit_file(db).await?;
+    recreate_attached_files(db).await?;
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
@@ -67,45 +80,51 @@ pub async fn run(db: &Db) -> DbResult<Vec<i64>> {
     Ok(applied)
 }
 
-/// On SQLite the access log is a separate file (see `0004_audit.sql`). When it is missing —
-/// archived by an operator, or lost — its schema is created again in a new, empty file, so the
-/// server keeps recording accesses instead of failing every read of personal data. Only the
-/// audit migrations already applied are replayed; pending ones follow in order.
-async fn recreate_audit_file(db: &Db) -> DbResult<()> {
+/// On SQLite the access log and the verification counters are separate files (see
+/// `0004_audit.sql`, `0011_throttle_counters.sql`). When one is missing — archived by an
+/// operator, or lost — its schema is created again in a new, empty file, so the server keeps
+/// recording accesses and counting verifications instead of failing every request. Only the
+/// migrations of that file already applied are replayed; pending ones follow in order.
+async fn recreate_attached_files(db: &Db) -> DbResult<()> {
     if db.engine() != Engine::Sqlite {
         return Ok(());
     }
     on_write!(db, c => sqlx::query(CREATE_TABLE).execute(c).await.map(|r| r.rows_affected()))?;
     let done = applied_versions(db).await?;
-    let present: i64 = on_read!(db, c => {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM audit.sqlite_master WHERE type = 'table' AND name = 'access_log'",
-        )
-        .fetch_one(c)
-        .await
-    })?;
-    let audit_created = MIGRATIONS
-        .iter()
-        .any(|m| m.name == AUDIT_MIGRATIONS[0] && done.contains(&m.version));
-    if present > 0 || !audit_created {
-        return Ok(());
-    }
-    tracing::warn!("the access-log file has no tables; creating them");
-    let mut tx = db.begin().await?;
-    let replay = MIGRATIONS
-        .iter()
-        .filter(|m| AUDIT_MIGRATIONS.contains(&m.name) && done.contains(&m.version));
-    for audit in replay {
-        on_tx!(&mut tx, c => {
-            sqlx::raw_sql(audit.sqlite).execute(&mut *c).await.map(|r| r.rows_affected())
-        })
-        .map_err(|source| DbError::Migration {
-            version: audit.version,
-            name: audit.name,
-            source,
+    for (schema, table, migrations) in ATTACHED_FILES {
+        let present: i64 = on_read!(db, c => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM {schema}.sqlite_master WHERE type = 'table' AND name = $1"
+            )))
+            .bind(table)
+            .fetch_one(c)
+            .await
         })?;
+        let replay: Vec<&Migration> = MIGRATIONS
+            .iter()
+            .filter(|m| migrations.contains(&m.name) && done.contains(&m.version))
+            .collect();
+        if present > 0 || replay.is_empty() {
+            continue;
+        }
+        tracing::warn!(
+            schema,
+            "an attached database file has no tables; creating them"
+        );
+        let mut tx = db.begin().await?;
+        for m in replay {
+            on_tx!(&mut tx, c => {
+                sqlx::raw_sql(m.sqlite).execute(&mut *c).await.map(|r| r.rows_affected())
+            })
+            .map_err(|source| DbError::Migration {
+                version: m.version,
+                name: m.name,
+                source,
+            })?;
+        }
+        tx.commit().await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 async fn apply(tx: &mut Tx, m: &Migration) -> DbResult<()> {
@@ -180,11 +199,14 @@ mod tests {
         }
         assert!(of_context("motcua-identity").any(|m| m.name == "0002_identity"));
         assert!(of_context("motcua-registry").any(|m| m.name == "0003_registry"));
-        for audit in AUDIT_MIGRATIONS {
-            assert!(
-                of_context("motcua-db").any(|m| m.name == *audit),
-                "{audit} belongs to the storage layer"
-            );
+        // Every migration named as building an attached file exists.
+        for (schema, _, names) in ATTACHED_FILES {
+            for name in *names {
+                assert!(
+                    MIGRATIONS.iter().any(|m| m.name == *name),
+                    "{schema}: no migration {name}"
+                );
+            }
         }
     }
 }

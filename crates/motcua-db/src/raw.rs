@@ -44,6 +44,25 @@ pub fn sqlite_audit_writer(db: &Db) -> DbResult<Option<Connection>> {
     Ok(Some(conn))
 }
 
+/// A writer connection to the counters' own file ([`crate::counters_file`]), attached as
+/// `counters` as on every other connection (so that one statement serves both), to an
+/// in-memory main database; `None` on PostgreSQL.
+pub fn sqlite_counters_writer(db: &Db) -> DbResult<Option<Connection>> {
+    let Some(path) = db.sqlite_path() else {
+        return Ok(None);
+    };
+    let conn = Connection::open_in_memory()?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS counters",
+        [crate::counters_file(path).display().to_string()],
+    )?;
+    conn.pragma_update(Some("counters"), "journal_mode", "WAL")?;
+    conn.pragma_update(Some("counters"), "synchronous", "NORMAL")?;
+    conn.pragma_update(Some("counters"), "cache_size", -8192)?;
+    Ok(Some(conn))
+}
+
 /// Appends an event on a connection inside an open transaction, with the same chain rules as
 /// [`crate::events::append`].
 pub fn append_event(tx: &Connection, event: &NewEvent<'_>) -> DbResult<i64> {
@@ -120,6 +139,11 @@ impl RawReaders {
             conn.pragma_update(None, "cache_size", -8192)?;
             // Map the file: a lookup then reads pages from the OS cache without a copy.
             conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
+            // The verification throttle reads its counters on the same connection.
+            conn.execute(
+                "ATTACH DATABASE ?1 AS counters",
+                [crate::counters_file(path).display().to_string()],
+            )?;
             conns.push(std::sync::Mutex::new(conn));
         }
         Ok(RawReaders {

@@ -49,6 +49,10 @@ async fn sqlite_schema(db: &Db) -> Schema {
              UNION ALL
              SELECT 'audit.' || m.name, p.name, p.type, p.\"notnull\", p.pk
              FROM audit.sqlite_master m JOIN pragma_table_info(m.name, 'audit') p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+             UNION ALL
+             SELECT 'counters.' || m.name, p.name, p.type, p.\"notnull\", p.pk
+             FROM counters.sqlite_master m JOIN pragma_table_info(m.name, 'counters') p
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
         )
         .fetch_all(c)
@@ -69,7 +73,7 @@ async fn postgres_schema(db: &Db) -> Schema {
         sqlx::query_as(
             "SELECT CASE table_schema WHEN 'public' THEN '' ELSE table_schema || '.' END
                     || table_name, column_name::text, data_type::text, is_nullable::text
-             FROM information_schema.columns WHERE table_schema IN ('public', 'audit')",
+             FROM information_schema.columns WHERE table_schema IN ('public', 'audit', 'counters')",
         )
         .fetch_all(c)
         .await

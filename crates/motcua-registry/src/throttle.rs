@@ -14,10 +14,12 @@
 //!   verifications. It is checked first; a request it admits counts even if the per-PID
 //!   limit then refuses it, and a request it refuses does not count.
 //!
-//! The state is in the database (`verification_failures`, `verification_quota`), so every
-//! `motcua serve` node sharing it applies the same limits. The cost on the hot path is one
-//! point read per request (by the raw SQLite reader on the embedded database) and one atomic
-//! upsert per non-matching answer.
+//! The state is in the database (`counters.verification_failures`,
+//! `counters.verification_quota`), so every `motcua serve` node sharing it applies the same
+//! limits. The cost on the hot path is one point read per request (by the raw SQLite reader
+//! on the embedded database) and one atomic upsert per non-matching answer. The upserts of a
+//! node go through one group-commit writer (on the embedded database a thread with its own
+//! connection to the counters' file), never through the database's single writer.
 //!
 //! Concurrency. The count of non-matches is one `INSERT … ON CONFLICT … DO UPDATE …
 //! RETURNING`, so concurrent requests never lose each other's count, and a non-matching
@@ -133,113 +135,125 @@ struct Inner {
     quota: Mutex<HashMap<String, NodeQuota>>,
     /// The last day this node deleted expired counters.
     purged_day: AtomicI64,
-    /// The group-commit writer of non-matching answers, started on first use.
-    failures: std::sync::OnceLock<mpsc::Sender<FailureWrite>>,
+    /// The group-commit writer of the counters, started on first use.
+    writer: std::sync::OnceLock<mpsc::Sender<PendingWrite>>,
 }
 
-/// One non-matching answer to count, and where its kept failures go.
-struct FailureWrite {
+/// One write to the counters, as the writer holds it, and where its result goes.
+struct PendingWrite {
     client_id: String,
-    pid: i64,
-    entry: String,
     now: i64,
-    keep: i32,
-    done: oneshot::Sender<std::result::Result<String, String>>,
+    count: Count,
+    done: oneshot::Sender<std::result::Result<store::Counted, String>>,
 }
 
-/// Most non-matches counted in one transaction.
-const FAILURE_BATCH: usize = 256;
+enum Count {
+    Failure { pid: i64, entry: String, keep: i32 },
+    Quota { day: String, n: i64 },
+}
 
-/// Counts the non-matching answers waiting when the previous transaction ended in one
+impl PendingWrite {
+    fn as_write(&self) -> store::CounterWrite<'_> {
+        match &self.count {
+            Count::Failure { pid, entry, keep } => store::CounterWrite::Failure {
+                client_id: &self.client_id,
+                pid: *pid,
+                entry,
+                now: self.now,
+                keep: *keep,
+            },
+            Count::Quota { day, n } => store::CounterWrite::Quota {
+                client_id: &self.client_id,
+                day,
+                n: *n,
+                now: self.now,
+            },
+        }
+    }
+}
+
+/// Most counter writes in one transaction.
+const WRITE_BATCH: usize = 256;
+
+/// Applies the counter writes waiting when the previous transaction ended in one
 /// transaction: one commit for many requests, instead of one each through the single
-/// writer of the embedded database (whose every commit also makes the readers of the file
-/// reload their pages). Each request still gets the failures kept after its own statement.
-async fn failure_writer(db: Db, mut queue: mpsc::Receiver<FailureWrite>) {
-    let mut batch = Vec::with_capacity(FAILURE_BATCH);
-    while queue.recv_many(&mut batch, FAILURE_BATCH).await > 0 {
-        match write_failures(&db, &batch).await {
-            Ok(kept) => {
-                for (w, recent) in batch.drain(..).zip(kept) {
-                    let _ = w.done.send(Ok(recent));
-                }
+/// writer of the embedded database, where they would also wait behind every other write.
+/// Each request still gets what its own statement left.
+async fn counter_writer(db: Db, mut queue: mpsc::Receiver<PendingWrite>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while queue.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let written = write_counters(&db, &batch).await.map_err(|e| e.to_string());
+        answer(&mut batch, written);
+    }
+}
+
+async fn write_counters(db: &Db, batch: &[PendingWrite]) -> Result<Vec<store::Counted>> {
+    let writes: Vec<store::CounterWrite<'_>> = batch.iter().map(PendingWrite::as_write).collect();
+    let mut tx = db.begin().await?;
+    let counted = store::write_counters(&mut tx, &writes).await?;
+    tx.commit().await?;
+    Ok(counted)
+}
+
+/// Sends each write of `batch` its result, emptying it.
+fn answer(
+    batch: &mut Vec<PendingWrite>,
+    written: std::result::Result<Vec<store::Counted>, String>,
+) {
+    match written {
+        Ok(counted) => {
+            for (w, c) in batch.drain(..).zip(counted) {
+                let _ = w.done.send(Ok(c));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "verification failures not counted");
-                let e = e.to_string();
-                for w in batch.drain(..) {
-                    let _ = w.done.send(Err(e.clone()));
-                }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "verification counters not written");
+            for w in batch.drain(..) {
+                let _ = w.done.send(Err(e.clone()));
             }
         }
     }
 }
 
-/// Starts the writer: on the embedded database a thread with a direct connection, on
-/// PostgreSQL a task.
-fn start_failure_writer(db: &Db, queue: mpsc::Receiver<FailureWrite>) {
-    match motcua_db::raw::sqlite_writer(db, 8) {
+/// Starts the writer: on the embedded database a thread with a direct connection to the
+/// counters' file, on PostgreSQL a task.
+fn start_counter_writer(db: &Db, queue: mpsc::Receiver<PendingWrite>) {
+    match motcua_db::raw::sqlite_counters_writer(db) {
         Ok(Some(conn)) => {
             let spawned = std::thread::Builder::new()
-                .name("verify-failures".into())
-                .spawn(move || raw_failure_writer(conn, queue));
+                .name("verify-counters".into())
+                .spawn(move || raw_counter_writer(conn, queue));
             if let Err(e) = spawned {
-                tracing::error!(error = %e, "the verification failure counter did not start");
+                tracing::error!(error = %e, "the verification counter writer did not start");
             }
         }
         Ok(None) => {
-            tokio::spawn(failure_writer(db.clone(), queue));
+            tokio::spawn(counter_writer(db.clone(), queue));
         }
         Err(e) => {
-            tracing::warn!(error = %e, "no direct connection for the failure counter; using the pool");
-            tokio::spawn(failure_writer(db.clone(), queue));
+            tracing::warn!(error = %e, "no direct connection for the verification counters; using the pool");
+            tokio::spawn(counter_writer(db.clone(), queue));
         }
     }
 }
 
-/// [`failure_writer`] on a direct connection to the embedded database.
-fn raw_failure_writer(conn: rusqlite::Connection, mut queue: mpsc::Receiver<FailureWrite>) {
-    let mut batch: Vec<FailureWrite> = Vec::with_capacity(FAILURE_BATCH);
+/// [`counter_writer`] on a direct connection to the embedded database.
+fn raw_counter_writer(conn: rusqlite::Connection, mut queue: mpsc::Receiver<PendingWrite>) {
+    let mut batch: Vec<PendingWrite> = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
-        while batch.len() < FAILURE_BATCH {
+        while batch.len() < WRITE_BATCH {
             match queue.try_recv() {
                 Ok(w) => batch.push(w),
                 Err(_) => break,
             }
         }
-        let rows: Vec<(&str, i64, &str, i64, i32)> = batch
-            .iter()
-            .map(|w| (w.client_id.as_str(), w.pid, w.entry.as_str(), w.now, w.keep))
-            .collect();
-        match store::append_failures_raw(&conn, &rows) {
-            Ok(kept) => {
-                drop(rows);
-                for (w, recent) in batch.drain(..).zip(kept) {
-                    let _ = w.done.send(Ok(recent));
-                }
-            }
-            Err(e) => {
-                drop(rows);
-                tracing::error!(error = %e, "verification failures not counted");
-                let e = e.to_string();
-                for w in batch.drain(..) {
-                    let _ = w.done.send(Err(e.clone()));
-                }
-            }
-        }
+        let writes: Vec<store::CounterWrite<'_>> =
+            batch.iter().map(PendingWrite::as_write).collect();
+        let written = store::write_counters_raw(&conn, &writes).map_err(|e| e.to_string());
+        drop(writes);
+        answer(&mut batch, written);
     }
-}
-
-async fn write_failures(db: &Db, batch: &[FailureWrite]) -> Result<Vec<String>> {
-    let mut tx = db.begin().await?;
-    let mut kept = Vec::with_capacity(batch.len());
-    for w in batch {
-        kept.push(
-            store::append_failure(&mut tx, &w.client_id, w.pid, &w.entry, w.now, w.keep).await?,
-        );
-    }
-    tx.commit().await?;
-    Ok(kept)
 }
 
 /// One client's count on this node for one day.
@@ -272,7 +286,7 @@ impl VerificationThrottle {
             hasher: RandomState::new(),
             quota: Mutex::new(HashMap::new()),
             purged_day: AtomicI64::new(i64::MIN),
-            failures: std::sync::OnceLock::new(),
+            writer: std::sync::OnceLock::new(),
         }))
     }
 
@@ -328,27 +342,66 @@ impl VerificationThrottle {
         limit: u32,
         now: i64,
     ) -> Result<String> {
-        let writer = self.0.failures.get_or_init(|| {
-            let (sender, queue) = mpsc::channel(4 * FAILURE_BATCH);
-            start_failure_writer(db, queue);
+        let count = Count::Failure {
+            pid,
+            entry: failure_entry(now),
+            keep: failures_kept(limit),
+        };
+        match self.write(db, client_id, now, count).await? {
+            store::Counted::Failures(recent) => Ok(recent),
+            store::Counted::Quota(_) => Err(unexpected()),
+        }
+    }
+
+    /// Adds `n` verifications to the client's count for `day` through the same writer;
+    /// returns the new total.
+    async fn add_to_quota(
+        &self,
+        db: &Db,
+        client_id: &str,
+        day: i64,
+        n: u64,
+        now: i64,
+    ) -> Result<u64> {
+        let count = Count::Quota {
+            day: day_text(day),
+            n: i64::try_from(n).unwrap_or(i64::MAX),
+        };
+        match self.write(db, client_id, now, count).await? {
+            store::Counted::Quota(total) => Ok(u64::try_from(total).unwrap_or(0)),
+            store::Counted::Failures(_) => Err(unexpected()),
+        }
+    }
+
+    async fn write(
+        &self,
+        db: &Db,
+        client_id: &str,
+        now: i64,
+        count: Count,
+    ) -> Result<store::Counted> {
+        let writer = self.0.writer.get_or_init(|| {
+            let (sender, queue) = mpsc::channel(4 * WRITE_BATCH);
+            start_counter_writer(db, queue);
             sender
         });
         let (done, answer) = oneshot::channel();
-        let write = FailureWrite {
+        let write = PendingWrite {
             client_id: client_id.to_owned(),
-            pid,
-            entry: failure_entry(now),
             now,
-            keep: failures_kept(limit),
+            count,
             done,
         };
-        let stopped =
-            || RegistryError::Db(DbError::Conflict("the failure counter has stopped".into()));
+        let stopped = || {
+            RegistryError::Db(DbError::Conflict(
+                "the verification counter writer has stopped".into(),
+            ))
+        };
         writer.send(write).await.map_err(|_| stopped())?;
         match answer.await {
-            Ok(Ok(recent)) => Ok(recent),
+            Ok(Ok(counted)) => Ok(counted),
             Ok(Err(e)) => Err(RegistryError::Db(DbError::Conflict(format!(
-                "verification failures not counted: {e}"
+                "verification counters not written: {e}"
             )))),
             Err(_) => Err(stopped()),
         }
@@ -387,7 +440,7 @@ impl VerificationThrottle {
             q.synced = true;
             n
         };
-        let total = match add_to_quota(db, client_id, day, to_write, now).await {
+        let total = match self.add_to_quota(db, client_id, day, to_write, now).await {
             Ok(total) => total,
             Err(e) => {
                 let mut map = self.lock_quota();
@@ -518,11 +571,11 @@ async fn count_failure(db: &Db, client_id: &str, pid: i64, limit: u32, now: i64)
     Ok(kept)
 }
 
-/// Adds `n` verifications to the client's count for `day`; returns the new total.
-async fn add_to_quota(db: &Db, client_id: &str, day: i64, n: u64, now: i64) -> Result<u64> {
-    let n = i64::try_from(n).unwrap_or(i64::MAX);
-    let total = store::add_to_quota(db, client_id, &day_text(day), n, now).await?;
-    Ok(u64::try_from(total).unwrap_or(0))
+/// A writer's answer of the wrong kind: a defect, reported as a failed write.
+fn unexpected() -> RegistryError {
+    RegistryError::Db(DbError::Conflict(
+        "the verification counter writer answered another write".into(),
+    ))
 }
 
 /// Deletes the failures that have all left a window of `window_us` ending at `now`, and the

@@ -993,4 +993,64 @@ mod throttling {
         );
         assert_eq!(throttle::quota_used(&db, "client-a", now).await.unwrap(), 1);
     }
+
+    /// The counters' file (embedded database) may be lost, like the access log's: the next
+    /// start creates its tables again, and the limits count from zero.
+    #[tokio::test]
+    async fn a_missing_counters_file_is_recreated_at_start() {
+        if testing::on_postgres() {
+            return testing::skipped(
+                "a_missing_counters_file_is_recreated_at_start",
+                "the counters' separate file exists on SQLite only",
+            );
+        }
+        let db = registry().await;
+        let now = motcua_db::clock::now_us();
+        throttle::record_failure(&db, "client-a", AN, 5, now)
+            .await
+            .unwrap();
+        let path = db.sqlite_path().unwrap().to_owned();
+        db.close().await;
+        let counters = motcua_db::counters_file(&path);
+        assert!(counters.exists(), "{}", counters.display());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", counters.display()));
+        }
+        let reopened = motcua_db::Db::connect(&db.url).await.unwrap();
+        motcua_db::migrate::run(&reopened).await.unwrap();
+        assert!(
+            throttle::failures(&reopened, "client-a", AN)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let limits = VerificationThrottle::new(ThrottleConfig::default());
+        let mut verdicts = Vec::new();
+        for i in 0..6 {
+            verdicts.push(
+                limits
+                    .verify(&reopened, "client-a", &guess(i), now + 1)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Five non-matches are counted in the new file, so the sixth guess is refused.
+        assert!(
+            matches!(verdicts[5], Verdict::Throttled { .. }),
+            "{verdicts:?}"
+        );
+        assert_eq!(
+            throttle::failures(&reopened, "client-a", AN)
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
+        assert_eq!(
+            throttle::quota_used(&reopened, "client-a", now)
+                .await
+                .unwrap(),
+            1
+        );
+    }
 }
