@@ -139,11 +139,14 @@ impl RawReaders {
             conn.pragma_update(None, "cache_size", -8192)?;
             // Map the file: a lookup then reads pages from the OS cache without a copy.
             conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
-            // The verification throttle reads its counters on the same connection.
+            // The verification throttle reads its counters on the same connection. Not
+            // mapped: the file changes thousands of times a second, and a mapped file is
+            // unmapped by every reader after each change (a munmap per request).
             conn.execute(
                 "ATTACH DATABASE ?1 AS counters",
                 [crate::counters_file(path).display().to_string()],
             )?;
+            conn.pragma_update(Some("counters"), "mmap_size", 0)?;
             conns.push(std::sync::Mutex::new(conn));
         }
         Ok(RawReaders {
