@@ -60,7 +60,48 @@ pub fn sqlite_counters_writer(db: &Db) -> DbResult<Option<Connection>> {
     conn.pragma_update(Some("counters"), "journal_mode", "WAL")?;
     conn.pragma_update(Some("counters"), "synchronous", "NORMAL")?;
     conn.pragma_update(Some("counters"), "cache_size", -8192)?;
+    // Checkpoints (and their syncs) run on a thread of their own ([`BackgroundCheckpoints`]),
+    // not in the commit of a batch that requests are waiting for.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(Some(conn))
+}
+
+/// Checkpoints a WAL file from a thread of its own, every `every`, while its writer (which
+/// has automatic checkpoints turned off) goes on committing: a PASSIVE checkpoint takes no
+/// lock a writer needs, so the writer never waits for the copy or its sync. Stops when
+/// dropped.
+pub struct BackgroundCheckpoints {
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BackgroundCheckpoints {
+    pub fn start(path: std::path::PathBuf, every: std::time::Duration) -> DbResult<Self> {
+        use std::sync::atomic::Ordering;
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = running.clone();
+        std::thread::Builder::new()
+            .name("checkpoints".into())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(every);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, file = %path.display(), "checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| DbError::Conflict(format!("checkpoint thread: {e}")))?;
+        Ok(BackgroundCheckpoints { running })
+    }
+}
+
+impl Drop for BackgroundCheckpoints {
+    fn drop(&mut self) {
+        self.running
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Appends an event on a connection inside an open transaction, with the same chain rules as

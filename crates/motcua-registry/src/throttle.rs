@@ -172,6 +172,9 @@ impl PendingWrite {
     }
 }
 
+/// How often the counters' file is checkpointed, off the writer's thread.
+const COUNTER_CHECKPOINTS: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Most counter writes in one transaction.
 const WRITE_BATCH: usize = 256;
 
@@ -218,11 +221,21 @@ fn answer(
 /// Starts the writer: on the embedded database a thread with a direct connection to the
 /// counters' file, on PostgreSQL a task.
 fn start_counter_writer(db: &Db, queue: mpsc::Receiver<PendingWrite>) {
-    match motcua_db::raw::sqlite_counters_writer(db) {
-        Ok(Some(conn)) => {
+    let checkpoints = |conn| {
+        let path = motcua_db::counters_file(db.sqlite_path()?);
+        match motcua_db::raw::BackgroundCheckpoints::start(path, COUNTER_CHECKPOINTS) {
+            Ok(c) => Some((conn, c)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no checkpoint thread for the verification counters");
+                None
+            }
+        }
+    };
+    match motcua_db::raw::sqlite_counters_writer(db).map(|c| c.and_then(checkpoints)) {
+        Ok(Some((conn, checkpoints))) => {
             let spawned = std::thread::Builder::new()
                 .name("verify-counters".into())
-                .spawn(move || raw_counter_writer(conn, queue));
+                .spawn(move || raw_counter_writer(conn, checkpoints, queue));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "the verification counter writer did not start");
             }
@@ -238,7 +251,13 @@ fn start_counter_writer(db: &Db, queue: mpsc::Receiver<PendingWrite>) {
 }
 
 /// [`counter_writer`] on a direct connection to the embedded database.
-fn raw_counter_writer(conn: rusqlite::Connection, mut queue: mpsc::Receiver<PendingWrite>) {
+fn raw_counter_writer(
+    conn: rusqlite::Connection,
+    checkpoints: motcua_db::raw::BackgroundCheckpoints,
+    mut queue: mpsc::Receiver<PendingWrite>,
+) {
+    // Checkpoints run while this thread lives.
+    let _checkpoints = checkpoints;
     let mut batch: Vec<PendingWrite> = Vec::with_capacity(WRITE_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
