@@ -20,6 +20,7 @@ pub mod social_insurance;
 pub mod spreadsheet;
 pub mod tax_code;
 pub mod text_limits;
+pub mod vietnam_time;
 
 mod table;
 

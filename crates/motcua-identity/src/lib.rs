@@ -1,17 +1,21 @@
 //! Accounts and credentials. Staff accounts (admin, officer) with Argon2id passwords and
-//! server-side sessions; agency API clients with scopes and long random secrets.
+//! server-side sessions; citizens' accounts bound to a PID of the population registry, at
+//! assurance level 1 or 2, with a TOTP second factor ([`citizen_accounts`], [`totp`]); agency
+//! API clients with scopes and long random secrets.
 //!
 //! Everything a later citizen account needs lives here once: password hashing with bounded
 //! concurrency ([`password`]), sessions with CSRF tokens ([`sessions`]), random tokens
 //! ([`token`]), and one place that authenticates API clients ([`clients`]), so bearer tokens can
 //! be added beside HTTP Basic without touching the handlers that use a client.
 
+pub mod citizen_accounts;
 pub mod clients;
 pub mod password;
 pub mod sessions;
 pub mod staff;
 mod store;
 pub mod token;
+pub mod totp;
 
 use motcua_db::DbError;
 

@@ -136,6 +136,9 @@ pub enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Citizens' electronic-identity accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Event log tools (`events verify` is `audit verify`).
     #[command(subcommand)]
     Events(EventsCommand),
@@ -222,6 +225,27 @@ pub enum StaffCommand {
         /// Name of the environment variable holding the password (never pass it as an argument).
         #[arg(long, default_value = "MOTCUA_PASSWORD")]
         password_env: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    /// Create the account of a PID present in the registry (living, 14 or older) with a TOTP
+    /// second factor; the password is read from standard input. Prints
+    /// {"account_id", "totp_secret"} as JSON.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The 12-digit personal identification number.
+        #[arg(long)]
+        pid: String,
+        /// Assurance level: 1, or 2 when the operator has seen the person and her ID card.
+        #[arg(long)]
+        level: String,
+        /// Read the password from the first line of standard input (required: a password is
+        /// never an argument).
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -315,9 +339,51 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Account(AccountCommand::Create {
+            db,
+            pid,
+            level,
+            password_stdin: _,
+        }) => account_create(&db, &pid, &level).await,
         Command::Events(EventsCommand::Verify { db })
         | Command::Audit(AuditCommand::Verify { db }) => audit_verify(&db).await,
         Command::Jobs(cmd) => crate::jobs_cmd::run(cmd).await,
+    }
+}
+
+/// `account create`: every problem with the input is named before anything is written.
+async fn account_create(db: &DbArgs, pid: &str, level: &str) -> anyhow::Result<ExitCode> {
+    use motcua_identity::citizen_accounts::{self, Level};
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let checked = (
+        motcua_domain::Pid::parse(pid.trim()).map_err(|e| format!("pid: {e}")),
+        Level::parse(level).map_err(|e| e.to_string()),
+    );
+    let (pid, level) = match checked {
+        (Ok(pid), Ok(level)) => (pid, level),
+        (pid, level) => {
+            for e in [pid.err(), level.err()].into_iter().flatten() {
+                eprintln!("error: {e}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let db = setup::open(db).await?;
+    let passwords = motcua_identity::password::PasswordService::new(Default::default())?;
+    let now = motcua_db::clock::now_us();
+    match citizen_accounts::create(&db, &passwords, pid, level, password, "cli", now).await {
+        Ok(created) => {
+            crate::stdout::line(format_args!("{}", serde_json::to_string(&created)?))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
     }
 }
 

@@ -396,6 +396,177 @@ async fn client_create_prints_working_credentials() {
     );
 }
 
+/// `motcua <args…> --database URL` with `input` on standard input.
+fn run_db_with_stdin(env: &Env, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--database", env.db.url.as_str()]);
+    let mut child = motcua(env.work.path())
+        .args(&all)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the motcua binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn account_create_binds_an_account_to_a_registered_adult() {
+    use motcua_identity::citizen_accounts::{self, InPersonCheck, Level};
+    let env = Env::new().await;
+    let file = env.generate("people.csv", 300, 7);
+    assert!(
+        env.run_db(&["registry", "import", file.to_str().unwrap()])
+            .ok()
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    // (pid, year of birth, status) of every generated citizen.
+    let people: Vec<(String, i32, String)> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cols: Vec<&str> = line.split(',').collect();
+            let year = cols[3][..4].parse().unwrap();
+            (cols[0].to_owned(), year, cols[cols.len() - 2].to_owned())
+        })
+        .collect();
+    let adult = &people
+        .iter()
+        .find(|p| p.1 <= 2000 && p.2 == "alive")
+        .unwrap()
+        .0;
+    let child = &people
+        .iter()
+        .find(|p| p.1 >= 2016 && p.2 == "alive")
+        .unwrap()
+        .0;
+    let create = |pid: &str, level: &str, password: &str| {
+        run_db_with_stdin(
+            &env,
+            &[
+                "account",
+                "create",
+                "--pid",
+                pid,
+                "--level",
+                level,
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    let password = "một mật khẩu đủ dài";
+
+    let r = create(adult, "1", password);
+    assert!(r.ok(), "{r:?}");
+    let created: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let account_id = created["account_id"].as_str().unwrap();
+    let secret = created["totp_secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 32, "160 bits in base32: {secret}");
+    let now = motcua_db::clock::now_us() / 1_000_000;
+    let code = motcua_identity::totp::code_at(secret, now).unwrap();
+    assert!(motcua_identity::totp::accept(secret, &code, now, None).is_some());
+
+    let db = env.connect().await;
+    let pid = Pid::parse(adult).unwrap();
+    let account = citizen_accounts::by_pid(&db, pid).await.unwrap().unwrap();
+    assert_eq!(
+        (account.id.as_str(), account.level, account.has_totp),
+        (account_id, Level::One, true)
+    );
+
+    // One account per PID; a PID absent from the registry, a child, bad input: refused, named.
+    let r = create(adult, "1", password);
+    assert!(
+        !r.ok()
+            && r.stderr
+                .contains("pid: this citizen already has an account"),
+        "{r:?}"
+    );
+    let absent = (0..1000)
+        .map(|n| format!("{}{n:03}", &adult[..9]))
+        .find(|p| !people.iter().any(|q| &q.0 == p))
+        .unwrap();
+    let r = create(&absent, "1", password);
+    assert!(
+        !r.ok() && r.stderr.contains("pid: no citizen with this PID"),
+        "{r:?}"
+    );
+    let r = create(child, "1", password);
+    assert!(!r.ok() && r.stderr.contains("under 14"), "{r:?}");
+    let r = create("12345", "3", password);
+    assert!(
+        !r.ok() && r.stderr.contains("pid:") && r.stderr.contains("level:"),
+        "{r:?}"
+    );
+    let other = &people
+        .iter()
+        .filter(|p| p.1 <= 2000 && p.2 == "alive")
+        .nth(1)
+        .unwrap()
+        .0;
+    let r = create(other, "1", "short");
+    assert!(!r.ok() && r.stderr.contains("password:"), "{r:?}");
+    assert!(r.stdout.trim().is_empty(), "{r:?}");
+    assert!(
+        citizen_accounts::by_pid(&db, Pid::parse(other).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Level 2 only after an in-person check, recorded; once.
+    let check = InPersonCheck {
+        officer: "staff:officer1",
+        place: "Bộ phận một cửa UBND phường Bến Nghé",
+        document_seen: "căn cước",
+    };
+    citizen_accounts::raise_to_level_2(&db, account_id, &check, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        citizen_accounts::by_id(&db, account_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .level,
+        Level::Two
+    );
+    let again = citizen_accounts::raise_to_level_2(&db, account_id, &check, 2).await;
+    assert!(
+        again
+            .unwrap_err()
+            .to_string()
+            .contains("already at level 2")
+    );
+    let blank = InPersonCheck {
+        place: " ",
+        ..check
+    };
+    let e = citizen_accounts::raise_to_level_2(&db, account_id, &blank, 3)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("place:"), "{e}");
+    let r = env.run_db(&["audit", "verify"]);
+    assert!(r.ok(), "{r:?}");
+}
+
 #[tokio::test]
 async fn export_writes_every_imported_citizen() {
     let env = Env::new().await;

@@ -1,0 +1,101 @@
+//! The `citizen_accounts` table. The rules (who may hold an account, levels) are in
+//! `crate::citizen_accounts`.
+
+use motcua_db::{Db, Tx, on_read, on_tx};
+
+use crate::Result;
+
+#[derive(sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub pid: i64,
+    pub level: i32,
+    pub password_hash: String,
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub locked_until: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const SELECT: &str = "SELECT id, pid, level, password_hash, totp_secret, totp_last_step,
+    locked_until, closed_at, created_at FROM citizen_accounts";
+
+/// A new account; false when the PID already has one.
+pub async fn insert(
+    tx: &mut Tx,
+    id: &str,
+    pid: i64,
+    level: i32,
+    password_hash: &str,
+    totp_secret: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let inserted = on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO citizen_accounts (id, pid, level, password_hash, totp_secret,
+                                           created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (pid) DO NOTHING",
+        )
+        .bind(id)
+        .bind(pid)
+        .bind(level)
+        .bind(password_hash)
+        .bind(totp_secret)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(inserted == 1)
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<AccountRow>> {
+    let sql = format!("{SELECT} WHERE id = $1");
+    let row: Option<AccountRow> = on_read!(db, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(c).await
+    })?;
+    Ok(row)
+}
+
+pub async fn by_pid(db: &Db, pid: i64) -> Result<Option<AccountRow>> {
+    let sql = format!("{SELECT} WHERE pid = $1");
+    let row: Option<AccountRow> = on_read!(db, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid).fetch_optional(c).await
+    })?;
+    Ok(row)
+}
+
+/// Raises an open account to `level`; false when there is no such open account below it.
+pub async fn raise_level(tx: &mut Tx, id: &str, level: i32, now: i64) -> Result<bool> {
+    let changed = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizen_accounts SET level = $2, updated_at = $3
+             WHERE id = $1 AND level < $2 AND closed_at IS NULL",
+        )
+        .bind(id)
+        .bind(level)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(changed == 1)
+}
+
+/// Closes the open account of a PID; its id, or `None` when it has none open.
+pub async fn close_by_pid(tx: &mut Tx, pid: i64, reason: &str, now: i64) -> Result<Option<String>> {
+    let id: Option<String> = on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "UPDATE citizen_accounts SET closed_at = $2, closed_reason = $3, updated_at = $2
+             WHERE pid = $1 AND closed_at IS NULL RETURNING id",
+        )
+        .bind(pid)
+        .bind(now)
+        .bind(reason)
+        .fetch_optional(&mut *c)
+        .await
+    })?;
+    Ok(id)
+}
