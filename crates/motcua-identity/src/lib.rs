@@ -10,8 +10,10 @@
 
 pub mod citizen_accounts;
 pub mod clients;
+pub mod jose;
 pub mod password;
 pub mod sessions;
+pub mod signing_keys;
 pub mod staff;
 mod store;
 pub mod token;

@@ -11,6 +11,7 @@ pub mod i18n;
 pub mod kit;
 pub mod metrics;
 pub mod middleware;
+pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod server;
@@ -48,6 +49,9 @@ pub struct WebConfig {
     pub hsts_max_age_secs: Option<u64>,
     /// The job kinds with a handler: `/metrics` labels jobs by these, and others as `other`.
     pub job_kinds: Vec<&'static str>,
+    /// The URL the server is reached at (`https://dichvucong.example.vn`): the OpenID Connect
+    /// issuer. Without it the issuer is the origin of each request, for development.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -61,6 +65,7 @@ impl Default for WebConfig {
             verification: ThrottleConfig::default(),
             hsts_max_age_secs: None,
             job_kinds: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -126,6 +131,7 @@ fn routes(state: AppState, with_metrics: bool) -> Router {
     let mut router = Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(oidc::routes())
         .merge(ops::routes());
     if with_metrics {
         router = router.merge(ops::metrics_routes());

@@ -2935,3 +2935,83 @@ async fn admin_retries_and_cancels_jobs_and_reads_the_dev_mailbox() {
         "{metrics}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// OpenID Connect: discovery and signing keys
+// ---------------------------------------------------------------------------------------
+
+async fn published_keys(app: &App) -> Vec<Value> {
+    let resp = api().get(app.url("/oidc/jwks")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(content_type(&resp), "application/jwk-set+json");
+    let set: Value = resp.json().await.unwrap();
+    set["keys"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn discovery_names_the_issuer_and_its_keys_survive_a_rotation() {
+    use motcua_identity::{jose, signing_keys};
+    let app = spawn_app_with(|c| c.public_url = Some("https://dvc.example.vn".into())).await;
+    let resp = api()
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["issuer"], "https://dvc.example.vn");
+    assert_eq!(doc["jwks_uri"], "https://dvc.example.vn/oidc/jwks");
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+
+    // The first key is made on first use; every published key is a public EC key only.
+    let first = published_keys(&app).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].get("d").is_none(),
+        "no private member is published"
+    );
+    assert_eq!(
+        (first[0]["kty"].as_str(), first[0]["alg"].as_str()),
+        (Some("EC"), Some("ES256"))
+    );
+    let now = motcua_db::clock::now_us();
+    let old = signing_keys::signing_key(&app.db, now).await.unwrap();
+    assert_eq!(first[0]["kid"], old.kid.as_str());
+    let old_token = old.sign("JWT", &json!({ "sub": "x" }));
+
+    // A rotation publishes the new key before it signs; the old one keeps signing until then.
+    let hour = 3_600_000_000;
+    let timing = signing_keys::RotationTiming {
+        publish_ahead_us: hour,
+        overlap_us: 24 * hour,
+    };
+    let new_kid = signing_keys::rotate(&app.db, timing, now).await.unwrap();
+    let both = published_keys(&app).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(
+        signing_keys::signing_key(&app.db, now + 1)
+            .await
+            .unwrap()
+            .kid,
+        old.kid
+    );
+    let later = now + hour + 1;
+    let signer = signing_keys::signing_key(&app.db, later).await.unwrap();
+    assert_eq!(signer.kid, new_kid);
+    // A token of either key verifies against what is published.
+    let new_token = signer.sign("JWT", &json!({ "sub": "y" }));
+    assert_eq!(jose::verify(&old_token, &both).unwrap().claims["sub"], "x");
+    assert_eq!(jose::verify(&new_token, &both).unwrap().claims["sub"], "y");
+    // Once the overlap has passed, the old key is no longer published.
+    let after = signing_keys::jwks(&app.db, now + 26 * hour).await.unwrap();
+    let after = after["keys"].as_array().unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["kid"], new_kid.as_str());
+    assert!(matches!(
+        jose::verify(&old_token, after),
+        Err(jose::JwsError::UnknownKey(_))
+    ));
+}

@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MOTCUA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// The URL the server is reached at (the OpenID Connect issuer), e.g. https://dichvucong.example.vn.
+    #[arg(long, env = "MOTCUA_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     pub secure_cookies: bool,
@@ -139,6 +142,9 @@ pub enum Command {
     /// Citizens' electronic-identity accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// The OpenID Connect provider.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Event log tools (`events verify` is `audit verify`).
     #[command(subcommand)]
     Events(EventsCommand),
@@ -250,6 +256,34 @@ pub enum AccountCommand {
 }
 
 #[derive(Subcommand)]
+pub enum OidcCommand {
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(OidcKeysCommand),
+}
+
+#[derive(Subcommand)]
+pub enum OidcKeysCommand {
+    /// Publish a new signing key that signs after --publish-ahead-secs; the keys it replaces
+    /// stay published --overlap-secs longer. Prints {"kid", "active_from"} as JSON.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Seconds from publication to first signature (relying parties' JWKS caches refresh meanwhile).
+        #[arg(long, default_value_t = 3600)]
+        publish_ahead_secs: u32,
+        /// Seconds the replaced keys stay published once the new one signs (the longest token lifetime).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_secs: u32,
+    },
+    /// The published JWK Set, as served at /oidc/jwks.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum EventsCommand {
     /// The same as `audit verify`: recompute every hash chain and report breaks.
     Verify {
@@ -345,10 +379,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             level,
             password_stdin: _,
         }) => account_create(&db, &pid, &level).await,
+        Command::Oidc(OidcCommand::Keys(cmd)) => oidc_keys(cmd).await,
         Command::Events(EventsCommand::Verify { db })
         | Command::Audit(AuditCommand::Verify { db }) => audit_verify(&db).await,
         Command::Jobs(cmd) => crate::jobs_cmd::run(cmd).await,
     }
+}
+
+async fn oidc_keys(cmd: OidcKeysCommand) -> anyhow::Result<ExitCode> {
+    use motcua_identity::signing_keys;
+    let now = motcua_db::clock::now_us();
+    match cmd {
+        OidcKeysCommand::Rotate {
+            db,
+            publish_ahead_secs,
+            overlap_secs,
+        } => {
+            let db = setup::open(&db).await?;
+            let timing = signing_keys::RotationTiming {
+                publish_ahead_us: i64::from(publish_ahead_secs) * 1_000_000,
+                overlap_us: i64::from(overlap_secs) * 1_000_000,
+            };
+            let kid = signing_keys::rotate(&db, timing, now).await?;
+            let active_from = now + timing.publish_ahead_us;
+            crate::stdout::line(format_args!(
+                "{}",
+                serde_json::json!({ "kid": kid, "active_from": active_from })
+            ))?;
+        }
+        OidcKeysCommand::List { db } => {
+            let db = setup::open(&db).await?;
+            let set = signing_keys::jwks(&db, now).await?;
+            crate::stdout::line(format_args!("{}", serde_json::to_string_pretty(&set)?))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `account create`: every problem with the input is named before anything is written.

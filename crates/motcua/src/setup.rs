@@ -66,6 +66,11 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         hsts_max_age_secs: args.hsts.then_some(args.hsts_max_age_secs),
         job_kinds: registry.kinds(),
+        public_url: args
+            .public_url
+            .as_deref()
+            .map(check_public_url)
+            .transpose()?,
         ..limits(&args.limits)?
     };
     let worker = start_worker(&db, &args.jobs, registry);
@@ -126,8 +131,51 @@ fn limits(args: &LimitArgs) -> anyhow::Result<motcua_web::WebConfig> {
     })
 }
 
+/// `--public-url`: an absolute http(s) URL without query or fragment, as an issuer must be
+/// (OpenID Connect Discovery 1.0 §3).
+fn check_public_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.starts_with('/') {
+        anyhow::bail!(
+            "public_url: must be an absolute http:// or https:// URL without query or fragment, got {url:?}"
+        );
+    }
+    Ok(url.to_owned())
+}
+
 async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_public_url;
+
+    #[test]
+    fn the_public_url_is_an_issuer() {
+        assert_eq!(
+            check_public_url("https://dvc.example.vn/").unwrap(),
+            "https://dvc.example.vn"
+        );
+        assert_eq!(
+            check_public_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "dvc.example.vn",
+            "ftp://x",
+            "https://",
+            "https://a.vn/?x=1",
+            "https://a.vn#f",
+        ] {
+            let e = check_public_url(bad).unwrap_err().to_string();
+            assert!(e.starts_with("public_url:"), "{bad}: {e}");
+        }
+    }
 }

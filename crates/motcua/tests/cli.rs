@@ -2224,3 +2224,30 @@ async fn serve_seals_ended_days_of_the_access_log() {
     let r = env.run_db(&["audit", "verify"]);
     assert!(r.ok(), "{r:?}");
 }
+
+#[tokio::test]
+async fn oidc_keys_rotate_publishes_a_second_key() {
+    let env = Env::new().await;
+    let r = env.run_db(&["oidc", "keys", "list"]);
+    assert!(r.ok(), "{r:?}");
+    let before: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        before["keys"].as_array().unwrap().len(),
+        0,
+        "no key before first use"
+    );
+    for _ in 0..2 {
+        let r = env.run_db(&["oidc", "keys", "rotate", "--publish-ahead-secs", "0"]);
+        assert!(r.ok(), "{r:?}");
+    }
+    let r = env.run_db(&["oidc", "keys", "list"]);
+    let after: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let keys = after["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{after}");
+    assert!(
+        keys.iter()
+            .all(|k| k.get("d").is_none() && k["alg"] == "ES256")
+    );
+    let r = env.run_db(&["oidc", "keys", "rotate", "--overlap-secs", "x"]);
+    assert!(!r.ok() && r.stderr.contains("overlap-secs"), "{r:?}");
+}

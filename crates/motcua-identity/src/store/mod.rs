@@ -6,4 +6,5 @@
 pub mod citizen_accounts;
 pub mod clients;
 pub mod sessions;
+pub mod signing_keys;
 pub mod staff;
