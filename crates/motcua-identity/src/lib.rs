@@ -12,6 +12,7 @@ pub mod citizen_accounts;
 pub mod clients;
 pub mod jose;
 pub mod password;
+pub mod relying_parties;
 pub mod sessions;
 pub mod signing_keys;
 pub mod staff;

@@ -260,6 +260,38 @@ pub enum OidcCommand {
     /// Signing keys.
     #[command(subcommand)]
     Keys(OidcKeysCommand),
+    /// Relying parties (portals) and agency systems.
+    #[command(subcommand)]
+    Client(OidcClientCommand),
+}
+
+#[derive(Subcommand)]
+pub enum OidcClientCommand {
+    /// Register a client; prints {"client_id", "client_secret" (when it has one)} as JSON.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (repeat for several): https, or http on the loopback.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A browser or mobile app: no secret, PKCE (S256) required.
+        #[arg(long)]
+        public: bool,
+        /// client_secret_basic (default for confidential clients) or private_key_jwt.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// The client's public keys (a JWK Set file), for private_key_jwt.
+        #[arg(long)]
+        jwks_file: Option<std::path::PathBuf>,
+        /// client_credentials for an agency system (no citizen, registry scopes).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// openid, profile, pid, birthdate, address, phone, email, offline_access; or registry.verify, registry.lookup with client_credentials.
+        #[arg(long = "scope", num_args = 1.., required = true)]
+        scopes: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -380,6 +412,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             password_stdin: _,
         }) => account_create(&db, &pid, &level).await,
         Command::Oidc(OidcCommand::Keys(cmd)) => oidc_keys(cmd).await,
+        Command::Oidc(OidcCommand::Client(OidcClientCommand::Create {
+            db,
+            name,
+            redirect_uris,
+            public,
+            auth_method,
+            jwks_file,
+            grants,
+            scopes,
+        })) => {
+            let jwks = match jwks_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("jwks_file: cannot read {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let registration = motcua_identity::relying_parties::Registration {
+                name,
+                redirect_uris,
+                public,
+                auth_method,
+                jwks,
+                grants,
+                scopes,
+            };
+            let db = setup::open(&db).await?;
+            match motcua_identity::relying_parties::create(&db, &registration, "cli").await {
+                Ok(issued) => {
+                    crate::stdout::line(format_args!("{}", serde_json::to_string(&issued)?))?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("error: {e}");
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Events(EventsCommand::Verify { db })
         | Command::Audit(AuditCommand::Verify { db }) => audit_verify(&db).await,
         Command::Jobs(cmd) => crate::jobs_cmd::run(cmd).await,

@@ -2251,3 +2251,100 @@ async fn oidc_keys_rotate_publishes_a_second_key() {
     let r = env.run_db(&["oidc", "keys", "rotate", "--overlap-secs", "x"]);
     assert!(!r.ok() && r.stderr.contains("overlap-secs"), "{r:?}");
 }
+
+#[tokio::test]
+async fn oidc_client_create_registers_portals_and_agency_systems() {
+    let env = Env::new().await;
+    let create = |args: &[&str]| {
+        let mut all = vec!["oidc", "client", "create"];
+        all.extend_from_slice(args);
+        env.run_db(&all)
+    };
+    let json = |r: &Run| -> serde_json::Value { serde_json::from_str(r.stdout.trim()).unwrap() };
+
+    let r = create(&[
+        "--name",
+        "Cổng DVC tỉnh",
+        "--redirect-uri",
+        "https://dvc.example.vn/cb",
+        "--scope",
+        "openid",
+        "profile",
+        "pid",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let portal = json(&r);
+    assert!(portal["client_id"].as_str().unwrap().starts_with("rp_"));
+    assert!(portal["client_secret"].as_str().unwrap().len() >= 40);
+
+    let r = create(&[
+        "--name",
+        "Ứng dụng di động",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1:9000/cb",
+        "--scope",
+        "openid",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    assert!(
+        json(&r).get("client_secret").is_none(),
+        "a public client has no secret"
+    );
+
+    let jwks = env.path("rp-jwks.json");
+    let key = motcua_identity::jose::KeyPair::generate();
+    std::fs::write(
+        &jwks,
+        serde_json::json!({ "keys": [key.public_jwk()] }).to_string(),
+    )
+    .unwrap();
+    let r = create(&[
+        "--name",
+        "Hệ thống BHXH",
+        "--grant",
+        "client_credentials",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-file",
+        jwks.to_str().unwrap(),
+        "--scope",
+        "registry.verify",
+    ]);
+    assert!(r.ok(), "{r:?}");
+    let agency = json(&r);
+    assert!(agency.get("client_secret").is_none(), "{agency}");
+    let db = env.connect().await;
+    let stored =
+        motcua_identity::relying_parties::by_id(&db, agency["client_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(stored.grants, ["client_credentials"]);
+    assert_eq!(
+        (stored.auth_method.as_str(), stored.has_jwks),
+        ("private_key_jwt", true)
+    );
+
+    // Every problem is named, and nothing is stored.
+    let r = create(&[
+        "--name",
+        "x",
+        "--redirect-uri",
+        "http://dvc.example.vn/cb",
+        "--scope",
+        "profile",
+        "registry.lookup",
+    ]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    for field in [
+        "redirect_uri:",
+        "scope: \"registry.lookup\"",
+        "needs openid",
+    ] {
+        assert!(r.stderr.contains(field), "{field}: {r:?}");
+    }
+    assert!(r.stdout.trim().is_empty());
+    let r = env.run_db(&["audit", "verify"]);
+    assert!(r.ok(), "{r:?}");
+}
