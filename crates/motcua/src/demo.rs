@@ -1,6 +1,6 @@
 //! `motcua demo`: a ready-to-try platform on the embedded database. Creates (or reuses) demo
-//! staff, 10,000 generated citizens plus a showcase household, and demo API clients, prints
-//! how to sign in, then serves.
+//! staff, 10,000 generated citizens plus a showcase household, demo API clients, two demo
+//! citizens' accounts and a demo relying party, prints how to sign in, then serves.
 
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +27,12 @@ const OFFICER: (&str, &str, &str) = (
     "motcua-officer-demo",
 );
 const CLIENTS_FILE: &str = "demo-clients.json";
+const ACCOUNTS_FILE: &str = "demo-accounts.json";
+/// Demo citizens' accounts, from the showcase household: (PID, level, password).
+const CITIZENS: [(&str, &str, &str); 2] = [
+    ("001095012345", "2", "motcua-citizen-demo"),
+    ("001195012346", "1", "motcua-citizen-demo"),
+];
 /// The aggregate of the event the demo appends to a database it fills: its mark of ownership.
 const MARK: (&str, &str) = ("demo", "motcua-demo");
 
@@ -113,6 +119,16 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", clients_path.display()))?;
         v
     };
+    let accounts_path = args.db.data_dir.join(ACCOUNTS_FILE);
+    let demo_accounts: serde_json::Value = if accounts_path.exists() {
+        keep_private(&accounts_path)?;
+        serde_json::from_str(&std::fs::read_to_string(&accounts_path)?)?
+    } else {
+        let v = demo_accounts(&db, &passwords, &args.listen).await?;
+        write_secret(&accounts_path, &serde_json::to_string_pretty(&v)?)
+            .with_context(|| format!("cannot write {}", accounts_path.display()))?;
+        v
+    };
     crate::stdout::line(format_args!("motcua demo — database {}", db.display_url()))?;
     crate::stdout::line(format_args!(
         "  staff sign-in at http://{}/login",
@@ -131,8 +147,62 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
         "{}",
         serde_json::to_string_pretty(&demo_clients)?
     ))?;
+    crate::stdout::line(format_args!(
+        "  citizens' accounts (PID / password, TOTP secret) and the demo relying party, also in {}:",
+        accounts_path.display()
+    ))?;
+    crate::stdout::line(format_args!(
+        "{}",
+        serde_json::to_string_pretty(&demo_accounts)?
+    ))?;
     setup::serve(db, &args).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The showcase household's adults get accounts (Nguyễn Văn An at level 2, as if seen at a
+/// counter; Trần Thị Bình at level 1), and the portal a relying-party registration.
+async fn demo_accounts(
+    db: &Db,
+    passwords: &PasswordService,
+    listen: &str,
+) -> anyhow::Result<serde_json::Value> {
+    use motcua_identity::citizen_accounts::{self, Level};
+    use motcua_identity::relying_parties::{self, Registration};
+    let now = motcua_db::clock::now_us();
+    let mut accounts = Vec::new();
+    for (pid, level, password) in CITIZENS {
+        let pid = motcua_domain::Pid::parse(pid)?;
+        if citizen_accounts::by_pid(db, pid).await?.is_some() {
+            continue;
+        }
+        let level = Level::parse(level)?;
+        let created =
+            citizen_accounts::create(db, passwords, pid, level, password, "demo", now).await?;
+        accounts.push(json!({
+            "pid": pid.to_string(),
+            "level": level,
+            "password": password,
+            "account_id": created.account_id,
+            "totp_secret": created.totp_secret,
+        }));
+    }
+    let registration = Registration {
+        name: "Cổng dịch vụ công (demo)".into(),
+        redirect_uris: vec![format!("http://{listen}/auth/callback")],
+        scopes: relying_parties::CITIZEN_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ..Registration::default()
+    };
+    let portal = match relying_parties::create(db, &registration, "demo").await {
+        Ok(issued) => serde_json::to_value(issued)?,
+        Err(errors) => {
+            let named: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::bail!("the demo relying party: {}", named.join("; "));
+        }
+    };
+    Ok(json!({ "citizens": accounts, "relying_party": portal }))
 }
 
 /// The demo fills only a database that is empty or that it filled before. Pointed at one with

@@ -1498,6 +1498,32 @@ async fn demo_reuses_its_own_database_and_keeps_its_secrets_private() {
     let secrets = env.path("data").join("demo-clients.json");
     let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    // Demo citizens' accounts and the demo relying party, their secrets private too.
+    let accounts = env.path("data").join("demo-accounts.json");
+    let mode = std::fs::metadata(&accounts).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let demo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&accounts).unwrap()).unwrap();
+    let db = env.connect().await;
+    let mut levels = Vec::new();
+    for citizen in demo["citizens"].as_array().unwrap() {
+        let pid = Pid::parse(citizen["pid"].as_str().unwrap()).unwrap();
+        let account = motcua_identity::citizen_accounts::by_pid(&db, pid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(citizen["account_id"], account.id.as_str());
+        assert_eq!(citizen["totp_secret"].as_str().unwrap().len(), 32);
+        levels.push(account.level);
+    }
+    use motcua_identity::citizen_accounts::Level;
+    assert_eq!(levels, [Level::Two, Level::One]);
+    let rp = demo["relying_party"]["client_id"].as_str().unwrap();
+    let rp = motcua_identity::relying_parties::by_id(&db, rp)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rp.scopes.iter().any(|s| s == "openid"), "{rp:?}");
 
     // A second start accepts the database it filled (and then finds the address taken).
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
