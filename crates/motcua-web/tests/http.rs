@@ -2447,6 +2447,26 @@ async fn officers_register_a_birth_and_a_death() {
     assert_eq!(events[0].actor, format!("staff:{}", OFFICER.0));
     assert_eq!(events[0].reason, "GCS-2026-118");
 
+    // An has an electronic-identity account, which her death registration closes.
+    let an_pid = motcua_domain::Pid::parse(AN).unwrap();
+    let passwords = motcua_identity::password::PasswordService::new(ArgonParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    motcua_identity::citizen_accounts::create(
+        &app.db,
+        &passwords,
+        an_pid,
+        motcua_identity::citizen_accounts::Level::One,
+        "a long enough password",
+        "test",
+        motcua_db::clock::now_us(),
+    )
+    .await
+    .unwrap();
+
     // Death: a date in the future is refused; a good one closes the record.
     let (status, html) = get_page(&b, app.url(&format!("/registry/citizens/{AN}/death"))).await;
     assert_eq!(status, StatusCode::OK);
@@ -2480,6 +2500,14 @@ async fn officers_register_a_birth_and_a_death() {
         .unwrap();
     assert_eq!(an.status, "deceased");
     assert_eq!(an.date_of_death.as_deref(), Some("2026-11-02"));
+    let account = motcua_identity::citizen_accounts::by_pid(&app.db, an_pid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        account.closed,
+        "the account closes with the death registration"
+    );
     // A second death registration is refused with the reason on the page.
     let resp = b
         .post(app.url(&format!("/registry/citizens/{AN}/death")))

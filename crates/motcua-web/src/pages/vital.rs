@@ -369,6 +369,13 @@ pub async fn register_death(
     let outcome = async {
         let mut tx = state.db.begin().await?;
         vital::register_death(&mut tx, pid, date, today(), &change).await?;
+        // Her electronic-identity account closes with the same commit (Decree 69/2024/NĐ-CP).
+        motcua_identity::citizen_accounts::close_on_death(&mut tx, pid, change.actor, change.at)
+            .await
+            .map_err(|e| match e {
+                motcua_identity::IdentityError::Db(db) => RegistryError::Db(db),
+                other => RegistryError::Db(motcua_db::DbError::Conflict(other.to_string())),
+            })?;
         tx.commit().await?;
         Ok::<(), RegistryError>(())
     }
