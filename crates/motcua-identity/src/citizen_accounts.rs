@@ -13,7 +13,9 @@ use motcua_domain::{BirthDate, Pid};
 use serde_json::json;
 
 use crate::password::PasswordService;
+use crate::staff::{LockoutPolicy, LoginFailure};
 use crate::store::citizen_accounts as store;
+use crate::store::lockout::{self, Accounts};
 use crate::{IdentityError, Result, invalid, totp};
 
 /// The age from which a person holds her own account (Decree 69/2024/NĐ-CP, Art. 12).
@@ -277,6 +279,108 @@ pub async fn close_on_death(tx: &mut Tx, pid: Pid, actor: &str, now: i64) -> Res
     )
     .await?;
     Ok(true)
+}
+
+/// Checks a PID, password and TOTP code, with the lockout rules of staff accounts (counted
+/// atomically; a locked account refuses even the right credentials; the lock expires). The
+/// password is hashed whether or not the account exists, and each failure is told apart only
+/// to the caller, who shows one message for all. A TOTP code is accepted once: the step it
+/// used is stored by a conditional update, so two logins racing with one code cannot both
+/// pass. A closed account, or one whose holder the registry records as deceased, cannot log
+/// in.
+pub async fn authenticate(
+    db: &Db,
+    passwords: &PasswordService,
+    policy: LockoutPolicy,
+    pid: &str,
+    password: &str,
+    totp_code: &str,
+    now: i64,
+) -> Result<std::result::Result<CitizenAccount, LoginFailure>> {
+    let row = match Pid::parse(pid.trim()) {
+        Ok(pid) => store::by_pid(db, pid.as_i64()).await?,
+        Err(_) => None,
+    };
+    let password_ok = passwords
+        .verify(password, row.as_ref().map(|r| r.password_hash.as_str()))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Err(LoginFailure::BadCredentials));
+    };
+    let account = CitizenAccount::try_from(store::AccountRow {
+        password_hash: String::new(),
+        ..row.clone()
+    })?;
+    let alive = registry_person(db, account.pid)
+        .await?
+        .is_some_and(|p| p.alive);
+    if account.closed || !alive {
+        return Ok(Err(LoginFailure::Disabled));
+    }
+    let unix_secs = now.div_euclid(1_000_000);
+    let step = row
+        .totp_secret
+        .as_deref()
+        .and_then(|secret| totp::accept(secret, totp_code, unix_secs, row.totp_last_step));
+    let threshold = policy.threshold.max(1);
+    let until = now.saturating_add(policy.lock_us);
+    let mut tx = db.begin().await?;
+    let (outcome, locked_now) = match (password_ok, step) {
+        (true, Some(step)) => {
+            if !lockout::count_success(&mut tx, Accounts::Citizens, &row.id, now).await? {
+                (Err(LoginFailure::Locked), false)
+            } else if !store::use_totp_step(&mut tx, &row.id, step).await? {
+                // Another login used this code first.
+                (Err(LoginFailure::BadCredentials), false)
+            } else {
+                (Ok(account), false)
+            }
+        }
+        _ => match lockout::count_failure(
+            &mut tx,
+            Accounts::Citizens,
+            &row.id,
+            now,
+            threshold,
+            until,
+        )
+        .await?
+        {
+            Some((failed, Some(t))) if t > now => (Err(LoginFailure::Locked), failed == threshold),
+            _ => (Err(LoginFailure::BadCredentials), false),
+        },
+    };
+    let event_type = if outcome.is_ok() {
+        "citizen_account.logged_in"
+    } else {
+        "citizen_account.login_failed"
+    };
+    let actor = format!("citizen:{}", row.id);
+    let locked = outcome.as_ref().err() == Some(&LoginFailure::Locked);
+    append(
+        &mut tx,
+        &row.id,
+        event_type,
+        &actor,
+        "login",
+        json!({ "amr": ["pwd", "otp"], "locked": locked }),
+        now,
+    )
+    .await?;
+    if locked_now {
+        append(
+            &mut tx,
+            &row.id,
+            "citizen_account.locked",
+            &actor,
+            "too many failed logins",
+            json!({ "failed_logins": threshold, "locked_until": until }),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<CitizenAccount>> {

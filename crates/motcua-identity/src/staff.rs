@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::password::PasswordService;
+use crate::store::lockout::{self, Accounts};
 use crate::store::staff::{self as store, StaffRow as Row};
 use crate::{IdentityError, Result, invalid};
 
@@ -210,13 +211,15 @@ pub async fn authenticate(
     let until = now.saturating_add(policy.lock_us);
     let mut tx = db.begin().await?;
     let (outcome, locked_now) = if ok {
-        if store::count_success(&mut tx, &row.id, now).await? {
+        if lockout::count_success(&mut tx, Accounts::Staff, &row.id, now).await? {
             (Ok(row.user()?), false)
         } else {
             (Err(LoginFailure::Locked), false)
         }
     } else {
-        match store::count_failure(&mut tx, &row.id, now, threshold, until).await? {
+        match lockout::count_failure(&mut tx, Accounts::Staff, &row.id, now, threshold, until)
+            .await?
+        {
             Some((failed, Some(t))) if t > now => (Err(LoginFailure::Locked), failed == threshold),
             _ => (Err(LoginFailure::BadCredentials), false),
         }

@@ -491,6 +491,52 @@ async fn account_create_binds_an_account_to_a_registered_adult() {
         (account_id, Level::One, true)
     );
 
+    // Login: password and TOTP code; a code is used once; failures lock, and a lock refuses
+    // even the right credentials.
+    use motcua_identity::staff::{LockoutPolicy, LoginFailure};
+    let passwords = motcua_identity::password::PasswordService::new(Default::default()).unwrap();
+    let policy = LockoutPolicy {
+        threshold: 3,
+        lock_us: 60_000_000,
+    };
+    let at = now * 1_000_000;
+    let login = |password: &'static str, code: String, at: i64| {
+        let (db, passwords) = (&db, &passwords);
+        async move {
+            citizen_accounts::authenticate(db, passwords, policy, adult, password, &code, at)
+                .await
+                .unwrap()
+        }
+    };
+    let ok = login("một mật khẩu đủ dài", code.clone(), at).await;
+    assert_eq!(ok.map(|a| a.id), Ok(account_id.to_owned()));
+    assert_eq!(
+        login("một mật khẩu đủ dài", code.clone(), at).await,
+        Err(LoginFailure::BadCredentials),
+        "a code is used once"
+    );
+    let next = motcua_identity::totp::code_at(secret, now + 30).unwrap();
+    // The replayed code was the first failure; the third locks.
+    assert_eq!(
+        login("sai mật khẩu rồi", next.clone(), at + 30_000_000).await,
+        Err(LoginFailure::BadCredentials)
+    );
+    assert_eq!(
+        login("sai mật khẩu rồi", next.clone(), at + 30_000_000).await,
+        Err(LoginFailure::Locked)
+    );
+    assert_eq!(
+        login("một mật khẩu đủ dài", next.clone(), at + 30_000_000).await,
+        Err(LoginFailure::Locked)
+    );
+    // The lock expires.
+    let later = motcua_identity::totp::code_at(secret, now + 120).unwrap();
+    assert!(
+        login("một mật khẩu đủ dài", later, at + 120_000_000)
+            .await
+            .is_ok()
+    );
+
     // One account per PID; a PID absent from the registry, a child, bad input: refused, named.
     let r = create(adult, "1", password);
     assert!(

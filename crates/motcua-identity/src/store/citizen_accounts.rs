@@ -5,7 +5,7 @@ use motcua_db::{Db, Tx, on_read, on_tx};
 
 use crate::Result;
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub struct AccountRow {
     pub id: String,
     pub pid: i64,
@@ -65,6 +65,23 @@ pub async fn by_pid(db: &Db, pid: i64) -> Result<Option<AccountRow>> {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pid).fetch_optional(c).await
     })?;
     Ok(row)
+}
+
+/// Records `step` as the last TOTP step used; false when that step (or a later one) was
+/// already used.
+pub async fn use_totp_step(tx: &mut Tx, id: &str, step: i64) -> Result<bool> {
+    let changed = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizen_accounts SET totp_last_step = $2
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(changed == 1)
 }
 
 /// Raises an open account to `level`; false when there is no such open account below it.

@@ -5,6 +5,7 @@
 
 pub mod citizen_accounts;
 pub mod clients;
+pub mod lockout;
 pub mod relying_parties;
 pub mod sessions;
 pub mod signing_keys;
