@@ -263,18 +263,27 @@ pub async fn raise_to_level_2(
 }
 
 /// Closes the account of a person whose death was registered, in the registration's
-/// transaction; `false` when she had no open account.
+/// transaction, ending her sessions and revoking every grant to relying parties; `false` when
+/// she had no open account.
 pub async fn close_on_death(tx: &mut Tx, pid: Pid, actor: &str, now: i64) -> Result<bool> {
     let Some(id) = store::close_by_pid(tx, pid.as_i64(), "death registered", now).await? else {
         return Ok(false);
     };
+    let sessions = crate::store::oidc::delete_sessions_of(tx, &id).await?;
+    let grants =
+        crate::store::oidc::revoke_grants_of_account(tx, &id, None, "account closed", now).await?;
+    crate::oidc::backchannel::enqueue(tx, &id, &grants, now).await?;
     append(
         tx,
         &id,
         "citizen_account.closed",
         actor,
         "death registered",
-        json!({ "pid": pid.to_string() }),
+        json!({
+            "pid": pid.to_string(),
+            "sessions_ended": sessions.len(),
+            "grants_revoked": grants.len(),
+        }),
         now,
     )
     .await?;

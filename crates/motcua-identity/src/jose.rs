@@ -163,6 +163,42 @@ pub fn verify(token: &str, jwks: &[Value]) -> std::result::Result<Verified, JwsE
     Ok(Verified { header, claims })
 }
 
+/// The protected header of a compact JWS, unverified (to choose the key).
+pub fn header_of(token: &str) -> Option<Value> {
+    let h = token.split('.').next()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()
+}
+
+/// The claims of a compact JWS, unverified (to find who claims to have signed it).
+pub fn claims_of(token: &str) -> Option<Value> {
+    let c = token.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(c).ok()?).ok()
+}
+
+/// Verifies a compact ES256 JWS with the keys of a client's JWK Set: the one its `kid`
+/// names, or, without a `kid`, whichever of them verifies it.
+pub fn verify_with_set(token: &str, keys: &[Value]) -> std::result::Result<Verified, JwsError> {
+    let kid = header_of(token).ok_or(JwsError::Malformed)?["kid"].clone();
+    if kid.is_string() {
+        return verify(token, keys);
+    }
+    let mut last = JwsError::UnknownKey(String::new());
+    for key in keys {
+        let mut named = key.clone();
+        named["kid"] = json!("");
+        match verify(token, &[named]) {
+            Ok(v) => return Ok(v),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The RFC 7638 thumbprint of a public P-256 JWK, `None` for any other key.
+pub fn jwk_thumbprint(jwk: &Value) -> Option<String> {
+    verifying_key(jwk).map(|k| thumbprint(&k))
+}
+
 fn verifying_key(jwk: &Value) -> Option<VerifyingKey> {
     if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
         return None;

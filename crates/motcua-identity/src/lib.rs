@@ -11,6 +11,7 @@
 pub mod citizen_accounts;
 pub mod clients;
 pub mod jose;
+pub mod oidc;
 pub mod password;
 pub mod relying_parties;
 pub mod sessions;

@@ -74,6 +74,14 @@ pub struct Registration {
     /// Grants beyond the authorization code (and its refresh tokens): `client_credentials`.
     pub grants: Vec<String>,
     pub scopes: Vec<String>,
+    /// Where the client may send the browser after logout (OpenID Connect RP-Initiated Logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where the provider posts logout tokens (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    /// Authorization requests must be pushed first (RFC 9126 §6).
+    pub require_par: bool,
+    /// Tokens must be bound to a DPoP key (RFC 9449 §5.2).
+    pub require_dpop: bool,
 }
 
 /// A new client; the secret, when it has one, is shown once and never stored.
@@ -92,6 +100,8 @@ struct Checked {
     jwks: Option<String>,
     grants: Vec<String>,
     scopes: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 /// Every problem with a registration, each naming its field; empty when it can be stored.
@@ -203,6 +213,26 @@ fn check_all(r: &Registration) -> std::result::Result<Checked, Vec<IdentityError
             "a portal logging citizens in needs openid",
         ));
     }
+    for uri in &r.post_logout_redirect_uris {
+        if let Err(IdentityError::Invalid { message, .. }) = check_redirect_uri(uri) {
+            errors.push(invalid("post_logout_redirect_uri", message));
+        }
+    }
+    if let Some(uri) = &r.backchannel_logout_uri
+        && let Err(IdentityError::Invalid { message, .. }) = check_redirect_uri(uri)
+    {
+        errors.push(invalid("backchannel_logout_uri", message));
+    }
+    if machine_only
+        && (!r.post_logout_redirect_uris.is_empty()
+            || r.backchannel_logout_uri.is_some()
+            || r.require_par)
+    {
+        errors.push(invalid(
+            "grant",
+            "a client_credentials client logs no citizen in: no logout URIs, no PAR",
+        ));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -218,6 +248,8 @@ fn check_all(r: &Registration) -> std::result::Result<Checked, Vec<IdentityError
         jwks,
         grants,
         scopes,
+        post_logout_redirect_uris: r.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: r.backchannel_logout_uri.clone(),
     })
 }
 
@@ -314,6 +346,10 @@ pub async fn create(
                 scopes: &scopes,
                 secret_hash: secret_hash.as_deref(),
                 created_by: actor,
+                post_logout_redirect_uris: &c.post_logout_redirect_uris.join(" "),
+                backchannel_logout_uri: c.backchannel_logout_uri.as_deref(),
+                require_par: registration.require_par,
+                require_dpop: registration.require_dpop,
             },
             now,
         )
@@ -332,6 +368,10 @@ pub async fn create(
                     "auth_method": c.auth_method,
                     "grants": c.grants,
                     "scopes": c.scopes,
+                    "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                    "backchannel_logout_uri": c.backchannel_logout_uri,
+                    "require_par": registration.require_par,
+                    "require_dpop": registration.require_dpop,
                 }),
                 occurred_at: now,
             },
@@ -359,6 +399,30 @@ pub struct RelyingParty {
     pub has_jwks: bool,
     pub created_at: i64,
     pub disabled: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub require_par: bool,
+    pub require_dpop: bool,
+    /// The registered JWK Set (`private_key_jwt`).
+    #[serde(skip)]
+    pub jwks: Option<String>,
+    /// SHA-256 of the secret (`client_secret_basic`).
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+}
+
+impl RelyingParty {
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None.as_str()
+    }
+
+    pub fn has_grant(&self, grant: &str) -> bool {
+        self.grants.iter().any(|g| g == grant)
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
 }
 
 pub async fn by_id(db: &Db, client_id: &str) -> Result<Option<RelyingParty>> {
@@ -369,6 +433,12 @@ pub async fn by_id(db: &Db, client_id: &str) -> Result<Option<RelyingParty>> {
         scopes: words(&row.scopes),
         has_jwks: row.jwks.is_some(),
         disabled: row.disabled_at.is_some(),
+        post_logout_redirect_uris: words(&row.post_logout_redirect_uris),
+        backchannel_logout_uri: row.backchannel_logout_uri,
+        require_par: row.require_par != 0,
+        require_dpop: row.require_dpop != 0,
+        jwks: row.jwks,
+        secret_hash: row.secret_hash,
         client_id: row.id,
         name: row.name,
         auth_method: row.auth_method,

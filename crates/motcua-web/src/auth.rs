@@ -43,6 +43,57 @@ pub fn login_csrf_cookie(config: &crate::WebConfig) -> &'static str {
     }
 }
 
+const CITIZEN_COOKIE: &str = "motcua_citizen";
+const HOST_CITIZEN_COOKIE: &str = "__Host-motcua_citizen";
+
+/// The name of the citizen's single sign-on cookie under `config`.
+pub fn citizen_cookie(config: &crate::WebConfig) -> &'static str {
+    if config.secure_cookies {
+        HOST_CITIZEN_COOKIE
+    } else {
+        CITIZEN_COOKIE
+    }
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` with secure cookies;
+/// `max_age` `Some(0)` deletes it.
+pub fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> axum::http::HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.config.secure_cookies {
+        c.push_str("; Secure");
+    }
+    axum::http::HeaderValue::from_str(&c)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static(""))
+}
+
+/// The citizen logged in at the provider in this browser, if any.
+pub async fn citizen_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<motcua_identity::oidc::sessions::CitizenSession>, motcua_identity::IdentityError>
+{
+    match cookie(headers, citizen_cookie(&state.config)) {
+        Some(token) => {
+            motcua_identity::oidc::sessions::get(
+                &state.db,
+                token,
+                state.config.oidc,
+                motcua_db::clock::now_us(),
+            )
+            .await
+        }
+        None => Ok(None),
+    }
+}
+
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -147,7 +198,10 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// An authenticated agency API client (HTTP Basic `client_id:client_secret`).
+/// An authenticated agency API client: HTTP Basic `client_id:client_secret` (an API client of
+/// the foundation), or a bearer access token the OpenID Connect provider issued to an agency
+/// system by `client_credentials` (the same scopes). A citizen's token is not an agency's and
+/// is refused here.
 pub struct ApiClientAuth(pub ApiClient);
 
 impl FromRequestParts<AppState> for ApiClientAuth {
@@ -163,6 +217,15 @@ impl FromRequestParts<AppState> for ApiClientAuth {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(unauthorized)?;
+        if let Some(token) = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+        {
+            return bearer_client(state, &parts.headers, token.trim())
+                .await?
+                .map(ApiClientAuth)
+                .ok_or_else(unauthorized);
+        }
         let encoded = header
             .strip_prefix("Basic ")
             .or_else(|| header.strip_prefix("basic "))
@@ -178,6 +241,38 @@ impl FromRequestParts<AppState> for ApiClientAuth {
             Err(e) => Err(Problem::from(e).into_response()),
         }
     }
+}
+
+/// The agency system holding a live `client_credentials` bearer token, if it is one. A token
+/// bound to a DPoP key is not a bearer token and is refused here.
+async fn bearer_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<Option<ApiClient>, Response> {
+    let now = motcua_db::clock::now_us();
+    let issuer = crate::oidc::issuer(state, headers);
+    let claims =
+        motcua_identity::oidc::access_tokens::verify(&state.db, &state.keys, &issuer, token, now)
+            .await
+            .map_err(|e| Problem::from(e).into_response())?;
+    let Some(claims) = claims.filter(|c| c.grant_id.is_none() && c.jkt.is_none()) else {
+        return Ok(None);
+    };
+    let client = state
+        .relying_parties
+        .get(&state.db, &claims.client_id, now)
+        .await
+        .map_err(|e| Problem::from(e).into_response())?;
+    Ok(client
+        .filter(|c| !c.disabled && c.has_grant("client_credentials"))
+        .map(|c| ApiClient {
+            id: c.client_id.clone(),
+            name: c.name.clone(),
+            scopes: claims.scopes,
+            created_at: c.created_at,
+            disabled: false,
+        }))
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub struct WebConfig {
     /// The URL the server is reached at (`https://dichvucong.example.vn`): the OpenID Connect
     /// issuer. Without it the issuer is the origin of each request, for development.
     pub public_url: Option<String>,
+    /// Lifetimes of the OpenID Connect provider's codes, tokens and sessions.
+    pub oidc: motcua_identity::oidc::Lifetimes,
 }
 
 impl Default for WebConfig {
@@ -66,6 +68,7 @@ impl Default for WebConfig {
             hsts_max_age_secs: None,
             job_kinds: Vec::new(),
             public_url: None,
+            oidc: motcua_identity::oidc::Lifetimes::default(),
         }
     }
 }
@@ -82,6 +85,10 @@ pub struct Shared {
     pub db: Db,
     pub passwords: PasswordService,
     pub clients: ClientCache,
+    /// The OpenID Connect provider's relying parties, cached a few seconds per node.
+    pub relying_parties: motcua_identity::oidc::client_auth::ClientDirectory,
+    /// The provider's signing keys as this node holds them.
+    pub keys: motcua_identity::oidc::keys::KeyRing,
     pub access_log: AccessLog,
     pub quality_reports: motcua_registry::quality::ReportCache,
     pub metrics: Arc<metrics::Metrics>,
@@ -98,6 +105,8 @@ impl AppState {
         Ok(AppState(Arc::new(Shared {
             passwords: PasswordService::with_limits(config.argon, config.hashing)?,
             clients: ClientCache::default(),
+            relying_parties: Default::default(),
+            keys: Default::default(),
             access_log: AccessLog::start(db.clone()),
             quality_reports: Default::default(),
             metrics: Arc::new(metrics::Metrics::default()),

@@ -200,11 +200,23 @@ impl NodeRequestIds {
     }
 }
 
+const OPEN_TO_OTHER_SITES: &[&str] = &[
+    "/oidc/authorize",
+    "/oidc/token",
+    "/oidc/par",
+    "/oidc/revoke",
+    "/oidc/introspect",
+    "/oidc/userinfo",
+];
+
 /// State-changing requests from another site are refused (CSRF defence in depth, beside the
 /// per-form tokens): browsers send `Sec-Fetch-Site` and `Origin`.
+/// The OpenID Connect provider's endpoints that other sites call by design (relying parties'
+/// back ends, browser apps, and a form post that starts an authorization) are not refused:
+/// none acts on a browser's cookies alone.
 fn refuse_cross_site(req: &Request, is_api: bool) -> Option<Response> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || is_api {
+    if safe || is_api || OPEN_TO_OTHER_SITES.contains(&req.uri().path()) {
         return None;
     }
     let h = req.headers();

@@ -17,6 +17,9 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 
+#[path = "http/oidc.rs"]
+mod oidc;
+
 const HEADER: &str = "pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,hometown_province,ethnicity_code\n";
 const CSV_ROWS: &str = "\
 001095012345,Nguyễn Văn An,M,1995-03-14,001,1,head,036,01

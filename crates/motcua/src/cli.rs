@@ -291,6 +291,18 @@ pub enum OidcClientCommand {
         /// openid, profile, pid, birthdate, address, phone, email, offline_access; or registry.verify, registry.lookup with client_credentials.
         #[arg(long = "scope", num_args = 1.., required = true)]
         scopes: Vec<String>,
+        /// Where the client may send the browser after logout (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are posted when a citizen's session ends (back-channel logout).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Authorization requests must be pushed first (PAR, RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Tokens must be bound to a DPoP key (RFC 9449).
+        #[arg(long)]
+        require_dpop: bool,
     },
 }
 
@@ -421,6 +433,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             jwks_file,
             grants,
             scopes,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            require_par,
+            require_dpop,
         })) => {
             let jwks = match jwks_file {
                 Some(path) => Some(
@@ -437,6 +453,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 jwks,
                 grants,
                 scopes,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                require_par,
+                require_dpop,
             };
             let db = setup::open(&db).await?;
             match motcua_identity::relying_parties::create(&db, &registration, "cli").await {

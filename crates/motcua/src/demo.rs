@@ -189,6 +189,7 @@ async fn demo_accounts(
     let registration = Registration {
         name: "Cổng dịch vụ công (demo)".into(),
         redirect_uris: vec![format!("http://{listen}/auth/callback")],
+        post_logout_redirect_uris: vec![format!("http://{listen}/")],
         scopes: relying_parties::CITIZEN_SCOPES
             .iter()
             .map(|s| (*s).to_owned())

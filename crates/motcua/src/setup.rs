@@ -36,13 +36,15 @@ pub async fn open(args: &DbArgs) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// The job handlers of every context, by kind.
-pub fn job_registry(db: &Db, args: &JobArgs) -> anyhow::Result<Registry> {
+/// The job handlers of every context, by kind. `issuer` is the OpenID Connect provider's
+/// public URL (the `iss` of the logout tokens its jobs send).
+pub fn job_registry(db: &Db, args: &JobArgs, issuer: &str) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
     let mailer = motcua_mail::Mailer::new(db.clone(), args.smtp_url.as_deref(), &args.mail_from)?;
     tracing::info!(destination = %mailer.destination(), "e-mail is sent to");
     mailer.register(&mut registry);
     motcua_db::access_log::register_sealing(&mut registry, db);
+    motcua_identity::oidc::backchannel::register(&mut registry, db.clone(), issuer.to_owned());
     Ok(registry)
 }
 
@@ -61,16 +63,20 @@ fn start_worker(db: &Db, args: &JobArgs, registry: Registry) -> Option<WorkerHan
 }
 
 pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
-    let registry = job_registry(&db, &args.jobs)?;
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(check_public_url)
+        .transpose()?;
+    let issuer = public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let registry = job_registry(&db, &args.jobs, &issuer)?;
     let config = motcua_web::WebConfig {
         secure_cookies: args.secure_cookies,
         hsts_max_age_secs: args.hsts.then_some(args.hsts_max_age_secs),
         job_kinds: registry.kinds(),
-        public_url: args
-            .public_url
-            .as_deref()
-            .map(check_public_url)
-            .transpose()?,
+        public_url,
         ..limits(&args.limits)?
     };
     let worker = start_worker(&db, &args.jobs, registry);

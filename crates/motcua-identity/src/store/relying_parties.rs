@@ -14,6 +14,10 @@ pub struct NewRelyingParty<'a> {
     pub scopes: &'a str,
     pub secret_hash: Option<&'a str>,
     pub created_by: &'a str,
+    pub post_logout_redirect_uris: &'a str,
+    pub backchannel_logout_uri: Option<&'a str>,
+    pub require_par: bool,
+    pub require_dpop: bool,
 }
 
 #[derive(sqlx::FromRow, Clone)]
@@ -27,14 +31,21 @@ pub struct RelyingPartyRow {
     pub scopes: String,
     pub created_at: i64,
     pub disabled_at: Option<i64>,
+    pub secret_hash: Option<String>,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub require_par: i32,
+    pub require_dpop: i32,
 }
 
 pub async fn insert(tx: &mut Tx, c: &NewRelyingParty<'_>, now: i64) -> Result<()> {
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO oidc_clients (id, name, redirect_uris, auth_method, jwks, grants,
-                                       scopes, secret_hash, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                       scopes, secret_hash, created_by, created_at,
+                                       post_logout_redirect_uris, backchannel_logout_uri,
+                                       require_par, require_dpop)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(c.id)
         .bind(c.name)
@@ -46,6 +57,10 @@ pub async fn insert(tx: &mut Tx, c: &NewRelyingParty<'_>, now: i64) -> Result<()
         .bind(c.secret_hash)
         .bind(c.created_by)
         .bind(now)
+        .bind(c.post_logout_redirect_uris)
+        .bind(c.backchannel_logout_uri)
+        .bind(i32::from(c.require_par))
+        .bind(i32::from(c.require_dpop))
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected())
@@ -57,7 +72,8 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<RelyingPartyRow>> {
     let row: Option<RelyingPartyRow> = on_read!(db, c => {
         sqlx::query_as(
             "SELECT id, name, redirect_uris, auth_method, jwks, grants, scopes, created_at,
-                    disabled_at
+                    disabled_at, secret_hash, post_logout_redirect_uris,
+                    backchannel_logout_uri, require_par, require_dpop
              FROM oidc_clients WHERE id = $1",
         )
         .bind(id)

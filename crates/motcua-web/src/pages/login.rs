@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{Chrome, render};
 use crate::AppState;
-use crate::auth::{Ctx, Staff, cookie, login_csrf_cookie, session_cookie};
+use crate::auth::{Ctx, Staff, cookie, cookie_header, login_csrf_cookie, session_cookie};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -23,17 +23,6 @@ struct LoginPage {
     errors: Vec<(String, String)>,
     username: String,
     login_csrf: String,
-}
-
-fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if state.config.secure_cookies {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn page(

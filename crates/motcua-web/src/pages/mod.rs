@@ -131,7 +131,7 @@ pub fn message(ctx: &Ctx, status: StatusCode, heading_key: &str, body_key: &str)
     )
 }
 
-fn bare_ctx(lang: Lang, path: &str) -> Ctx {
+pub(crate) fn bare_ctx(lang: Lang, path: &str) -> Ctx {
     Ctx {
         lang,
         session: None,

@@ -1,0 +1,476 @@
+//! The authorization endpoint and the pages a citizen sees in it: login (PID, password, TOTP
+//! code) and consent. The authorization request travels through both forms as its original
+//! query (`authz`) and is checked again each time, so nothing about it is trusted from the
+//! browser that the endpoint would not accept in the first place.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use motcua_identity::IdentityError;
+use motcua_identity::citizen_accounts;
+use motcua_identity::oidc::authorize::{self, AuthorizationRequest, Next, Rejection};
+use motcua_identity::oidc::sessions::{self, CitizenSession};
+use motcua_identity::oidc::{OAuthError, OAuthErrorCode};
+use motcua_identity::staff::LoginFailure;
+use motcua_identity::token::{constant_time_eq, random_token};
+use serde::Deserialize;
+
+use super::issuer;
+use crate::AppState;
+use crate::auth::{Ctx, citizen_cookie, citizen_session, cookie, cookie_header, login_csrf_cookie};
+use crate::pages::{Chrome, MessagePage, render};
+
+#[derive(Template)]
+#[template(path = "citizen_login.html")]
+struct LoginPage {
+    c: Chrome,
+    errors: Vec<(String, String)>,
+    client_name: String,
+    step_up: bool,
+    pid: String,
+    login_csrf: String,
+    authz: String,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    c: Chrome,
+    client_name: String,
+    scopes: Vec<(String, String)>,
+    csrf: String,
+    authz: String,
+    who: String,
+}
+
+/// `GET /oidc/authorize`.
+pub async fn start(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let raw = query.unwrap_or_default();
+    proceed(&state, &ctx, &headers, &raw, Arrival::Start).await
+}
+
+/// `POST /oidc/authorize` (OpenID Connect Core §3.1.2.1: the parameters form-encoded).
+pub async fn start_post(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    proceed(&state, &ctx, &headers, &body, Arrival::Start).await
+}
+
+/// How the request reached [`proceed`].
+enum Arrival {
+    Start,
+    /// Right after the citizen logged in for it, with her new session.
+    LoggedIn(Box<CitizenSession>),
+    /// Right after she agreed to its scopes.
+    Consented(Box<CitizenSession>),
+}
+
+async fn proceed(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    raw: &str,
+    arrival: Arrival,
+) -> Response {
+    let now = motcua_db::clock::now_us();
+    let req = match parse(state, headers, raw, now).await {
+        Ok(req) => req,
+        Err(resp) => return resp,
+    };
+    let (session, fresh, consented) = match arrival {
+        Arrival::Start => match citizen_session(state, headers).await {
+            Ok(s) => (s, false, false),
+            Err(e) => return server_error(ctx, e),
+        },
+        Arrival::LoggedIn(s) => (Some(*s), true, false),
+        Arrival::Consented(s) => (Some(*s), false, true),
+    };
+    let next =
+        match authorize::decide(&state.db, &req, session.as_ref(), fresh, consented, now).await {
+            Ok(n) => n,
+            Err(e) => return server_error(ctx, e),
+        };
+    let iss = issuer(state, headers);
+    match (next, session) {
+        (Next::Login { step_up }, _) => login_page(
+            state,
+            ctx,
+            StatusCode::OK,
+            &req,
+            raw,
+            step_up,
+            "",
+            Vec::new(),
+        ),
+        (Next::Consent { scopes }, Some(session)) => {
+            consent_page(ctx, &req, &session, raw, &scopes)
+        }
+        (Next::Issue, Some(session)) => {
+            match authorize::issue_code(&state.db, &req, &session, state.config.oidc, now).await {
+                Ok(code) => {
+                    let mut params = vec![("code", code.as_str())];
+                    if let Some(s) = &req.state {
+                        params.push(("state", s));
+                    }
+                    params.push(("iss", &iss));
+                    redirect(&authorize::with_query(&req.redirect_uri, &params))
+                }
+                Err(e) => server_error(ctx, e),
+            }
+        }
+        (Next::Refuse(e), _) => redirect_error(&req.redirect_uri, req.state.as_deref(), &e, &iss),
+        // A decision to consent or issue always has a session.
+        (_, None) => login_page(state, ctx, StatusCode::OK, &req, raw, false, "", Vec::new()),
+    }
+}
+
+/// Checks the raw request; a refusal is already the response.
+async fn parse(
+    state: &AppState,
+    headers: &HeaderMap,
+    raw: &str,
+    now: i64,
+) -> Result<AuthorizationRequest, Response> {
+    let lang_ctx = |lang| crate::pages::bare_ctx(lang, "/oidc/authorize");
+    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(raw) {
+        Ok(p) => p,
+        Err(_) => {
+            return Err(show_error(
+                &lang_ctx(crate::i18n::Lang::Vi),
+                &OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    "the query is not form-encoded",
+                ),
+            ));
+        }
+    };
+    let params = match authorize::params_of(&pairs) {
+        Ok(p) => p,
+        Err(name) => {
+            return Err(show_error(
+                &lang_ctx(crate::i18n::Lang::Vi),
+                &OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    format!("{name} is given twice"),
+                ),
+            ));
+        }
+    };
+    let lang = match params.get("ui_locales").map(String::as_str) {
+        Some(l) if l.split_whitespace().next() == Some("en") => crate::i18n::Lang::En,
+        _ => crate::i18n::Lang::Vi,
+    };
+    match authorize::check(&state.db, &params, now).await {
+        Ok(Ok(req)) => Ok(req),
+        Ok(Err(Rejection::Show(e))) => Err(show_error(&lang_ctx(lang), &e)),
+        Ok(Err(Rejection::Redirect {
+            redirect_uri,
+            state: st,
+            error,
+        })) => {
+            let iss = issuer(state, headers);
+            Err(redirect_error(&redirect_uri, st.as_deref(), &error, &iss))
+        }
+        Err(e) => Err(server_error(&lang_ctx(lang), e)),
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    let mut resp = Redirect::to(to).into_response();
+    super::no_store(&mut resp);
+    resp
+}
+
+/// An error sent back to the client (RFC 6749 §4.1.2.1, with `iss` of RFC 9207).
+fn redirect_error(redirect_uri: &str, state: Option<&str>, e: &OAuthError, iss: &str) -> Response {
+    let mut params = vec![
+        ("error", e.code.as_str()),
+        ("error_description", e.description.as_str()),
+    ];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    if !iss.is_empty() {
+        params.push(("iss", iss));
+    }
+    redirect(&authorize::with_query(redirect_uri, &params))
+}
+
+/// An error shown to the user: the request names no client or redirect URI to trust.
+fn show_error(ctx: &Ctx, e: &OAuthError) -> Response {
+    let t = ctx.t();
+    render(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            c: Chrome::new(ctx, "oidc.error_title"),
+            heading: t.get("oidc.error_title").to_owned(),
+            body: format!(
+                "{} ({}: {})",
+                t.get("oidc.error_body"),
+                e.code.as_str(),
+                e.description
+            ),
+        },
+    )
+}
+
+fn server_error(ctx: &Ctx, e: IdentityError) -> Response {
+    crate::pages::server_error(ctx.lang, &e.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login_page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    req: &AuthorizationRequest,
+    raw: &str,
+    step_up: bool,
+    pid: &str,
+    errors: Vec<(String, String)>,
+) -> Response {
+    let token = random_token(24);
+    let pid = if pid.is_empty() {
+        req.login_hint
+            .as_deref()
+            .filter(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_digit()))
+            .unwrap_or("")
+    } else {
+        pid
+    };
+    let mut resp = render(
+        status,
+        &LoginPage {
+            c: Chrome::new(ctx, "citizen_login.title"),
+            errors,
+            client_name: req.client.name.clone(),
+            step_up,
+            pid: pid.to_owned(),
+            login_csrf: token.clone(),
+            authz: raw.to_owned(),
+        },
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(state, login_csrf_cookie(&state.config), &token, Some(3600)),
+    );
+    super::no_store(&mut resp);
+    resp
+}
+
+fn consent_page(
+    ctx: &Ctx,
+    req: &AuthorizationRequest,
+    session: &CitizenSession,
+    raw: &str,
+    scopes: &[String],
+) -> Response {
+    let t = ctx.t();
+    let scopes = scopes
+        .iter()
+        .map(|s| {
+            let key = format!("scope.{s}");
+            let text = t.get(&key);
+            let text = if text == key { s.as_str() } else { text };
+            (s.clone(), text.to_owned())
+        })
+        .collect();
+    let mut resp = render(
+        StatusCode::OK,
+        &ConsentPage {
+            c: Chrome::new(ctx, "consent.title"),
+            client_name: req.client.name.clone(),
+            scopes,
+            csrf: session.csrf_token.clone(),
+            authz: raw.to_owned(),
+            who: session.account.pid.to_string(),
+        },
+    );
+    super::no_store(&mut resp);
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: Option<String>,
+    pid: Option<String>,
+    password: Option<String>,
+    totp: Option<String>,
+    authz: Option<String>,
+}
+
+fn client_ip(connect: Option<&ConnectInfo<SocketAddr>>) -> IpAddr {
+    connect
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// `POST /oidc/authorize/login`: the citizen's PID, password and TOTP code.
+pub async fn login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let now = motcua_db::clock::now_us();
+    let raw = f.authz.unwrap_or_default();
+    let req = match parse(&state, &headers, &raw, now).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let t = ctx.t();
+    let pid = f.pid.as_deref().unwrap_or("").trim().to_owned();
+    let password = f.password.unwrap_or_default();
+    let totp = f.totp.as_deref().unwrap_or("").trim().to_owned();
+    let again = |status: StatusCode, errors: Vec<(String, String)>| {
+        login_page(&state, &ctx, status, &req, &raw, false, &pid, errors)
+    };
+    let err = |field: &str, key: &str| vec![(field.to_owned(), t.get(key).to_owned())];
+    let expected = cookie(&headers, login_csrf_cookie(&state.config)).unwrap_or("");
+    if expected.is_empty() || !constant_time_eq(expected, f.csrf.as_deref().unwrap_or("")) {
+        return again(StatusCode::FORBIDDEN, err("pid", "login.csrf"));
+    }
+    if !state
+        .login_limiter
+        .allow(client_ip(connect.as_ref().map(|e| &e.0)))
+    {
+        return again(
+            StatusCode::TOO_MANY_REQUESTS,
+            err("pid", "login.rate_limited"),
+        );
+    }
+    let mut errors = Vec::new();
+    if pid.is_empty() {
+        errors.extend(err("pid", "citizen_login.required_pid"));
+    }
+    if password.is_empty() {
+        errors.extend(err("password", "login.required_password"));
+    }
+    if totp.is_empty() {
+        errors.extend(err("totp", "citizen_login.required_totp"));
+    }
+    if !errors.is_empty() {
+        return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
+    }
+    let outcome = citizen_accounts::authenticate(
+        &state.db,
+        &state.passwords,
+        state.config.lockout,
+        &pid,
+        &password,
+        &totp,
+        now,
+    )
+    .await;
+    let account = match outcome {
+        Ok(Ok(account)) => account,
+        // One answer for every failure, so none can be told from the others.
+        Ok(Err(LoginFailure::BadCredentials | LoginFailure::Locked | LoginFailure::Disabled)) => {
+            return again(StatusCode::UNAUTHORIZED, err("pid", "citizen_login.failed"));
+        }
+        Err(IdentityError::Busy { retry_after_secs }) => {
+            let mut resp = again(StatusCode::SERVICE_UNAVAILABLE, err("pid", "login.busy"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return resp;
+        }
+        Err(e) => return server_error(&ctx, e),
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (token, session) = match sessions::create(
+        &state.db,
+        &account,
+        &["pwd", "otp"],
+        user_agent,
+        state.config.oidc,
+        now,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return server_error(&ctx, e),
+    };
+    let mut resp = proceed(
+        &state,
+        &ctx,
+        &headers,
+        &raw,
+        Arrival::LoggedIn(Box::new(session)),
+    )
+    .await;
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, citizen_cookie(&state.config), &token, None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
+    );
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    csrf: Option<String>,
+    authz: Option<String>,
+    decision: Option<String>,
+}
+
+/// `POST /oidc/authorize/consent`: allow or deny.
+pub async fn consent(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(f): Form<ConsentForm>,
+) -> Response {
+    let now = motcua_db::clock::now_us();
+    let raw = f.authz.unwrap_or_default();
+    let req = match parse(&state, &headers, &raw, now).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let session = match citizen_session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return proceed(&state, &ctx, &headers, &raw, Arrival::Start).await,
+        Err(e) => return server_error(&ctx, e),
+    };
+    if !constant_time_eq(&session.csrf_token, f.csrf.as_deref().unwrap_or("")) {
+        return crate::pages::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
+    }
+    let iss = issuer(&state, &headers);
+    match f.decision.as_deref() {
+        Some("allow") => {}
+        Some("deny") => {
+            let e = OAuthError::new(OAuthErrorCode::AccessDenied, "the citizen declined");
+            return redirect_error(&req.redirect_uri, req.state.as_deref(), &e, &iss);
+        }
+        _ => return consent_page(&ctx, &req, &session, &raw, &req.scopes),
+    }
+    if let Err(e) = authorize::give_consent(&state.db, &req, &session, now).await {
+        return server_error(&ctx, e);
+    }
+    proceed(
+        &state,
+        &ctx,
+        &headers,
+        &raw,
+        Arrival::Consented(Box::new(session)),
+    )
+    .await
+}

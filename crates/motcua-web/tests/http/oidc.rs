@@ -1,0 +1,728 @@
+//! The OpenID Connect provider end to end: a citizen logs in through the authorization
+//! endpoint (PID, password, TOTP), consents, and the relying party exchanges the code, reads
+//! userinfo, refreshes, introspects, revokes and logs her out; and every refusal the
+//! specifications ask for.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use motcua_identity::citizen_accounts::{self, Level};
+use motcua_identity::password::{ArgonParams, HashingLimits, PasswordService};
+use motcua_identity::relying_parties::{self, IssuedRelyingParty, Registration};
+use motcua_identity::{jose, totp};
+use sha2::{Digest, Sha256};
+
+use super::*;
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const BYE: &str = "http://127.0.0.1:9/bye";
+const PASSWORD: &str = "citizen-password-123";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+struct Citizen {
+    account_id: String,
+    totp_secret: String,
+}
+
+async fn citizen(app: &App, pid: &str, level: Level) -> Citizen {
+    let passwords = PasswordService::with_limits(
+        ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        HashingLimits::default(),
+    )
+    .unwrap();
+    let pid = motcua_domain::Pid::parse(pid).unwrap();
+    let now = motcua_db::clock::now_us();
+    let created = citizen_accounts::create(&app.db, &passwords, pid, level, PASSWORD, "test", now)
+        .await
+        .unwrap();
+    Citizen {
+        account_id: created.account_id,
+        totp_secret: created.totp_secret,
+    }
+}
+
+async fn portal(app: &App, public: bool) -> IssuedRelyingParty {
+    let r = Registration {
+        name: "Cổng dịch vụ công tỉnh".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        public,
+        scopes: [
+            "openid",
+            "profile",
+            "pid",
+            "birthdate",
+            "address",
+            "offline_access",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        post_logout_redirect_uris: vec![BYE.into()],
+        ..Registration::default()
+    };
+    relying_parties::create(&app.db, &r, "test").await.unwrap()
+}
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn authorize_url(app: &App, rp: &IssuedRelyingParty, extra: &[(&str, &str)]) -> String {
+    let mut params: Vec<(String, String)> = vec![
+        ("response_type".into(), "code".into()),
+        ("client_id".into(), rp.client_id.clone()),
+        ("redirect_uri".into(), REDIRECT.into()),
+        ("scope".into(), "openid profile pid".into()),
+        ("state".into(), "st-1".into()),
+        ("nonce".into(), "n-1".into()),
+        ("code_challenge".into(), challenge(VERIFIER)),
+        ("code_challenge_method".into(), "S256".into()),
+    ];
+    for (k, v) in extra {
+        params.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            params.push(((*k).into(), (*v).into()));
+        }
+    }
+    format!(
+        "{}?{}",
+        app.url("/oidc/authorize"),
+        serde_urlencoded::to_string(&params).unwrap()
+    )
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let len = html[start..].find('"').unwrap();
+    unescape(&html[start..start + len])
+}
+
+/// Decodes the character references Askama writes in attribute values, as a browser would.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').unwrap() + i;
+        let entity = &rest[i + 1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            _ if entity.starts_with("#x") || entity.starts_with("#X") => {
+                char::from_u32(u32::from_str_radix(&entity[2..], 16).unwrap()).unwrap()
+            }
+            _ => char::from_u32(entity[1..].parse().unwrap()).unwrap(),
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn totp_now(c: &Citizen) -> String {
+    totp::code_at(&c.totp_secret, chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// Logs in on the login page the authorization endpoint showed; the response that follows.
+async fn log_in(
+    app: &App,
+    b: &reqwest::Client,
+    page: &str,
+    pid: &str,
+    c: &Citizen,
+) -> reqwest::Response {
+    post_form(
+        b,
+        app.url("/oidc/authorize/login"),
+        &[
+            ("csrf", &hidden(page, "csrf")),
+            ("authz", &hidden(page, "authz")),
+            ("pid", pid),
+            ("password", PASSWORD),
+            ("totp", &totp_now(c)),
+        ],
+    )
+    .await
+}
+
+fn query_of(location: &str) -> std::collections::BTreeMap<String, String> {
+    let q = location.split_once('?').map(|(_, q)| q).unwrap_or("");
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// A browser logged in and having consented; the code of the first authorization.
+async fn authorized(app: &App, rp: &IssuedRelyingParty, c: &Citizen) -> (reqwest::Client, String) {
+    let b = browser();
+    let (status, page) = get_page(&b, authorize_url(app, rp, &[])).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("name=\"pid\""), "the login page: {page}");
+    let resp = log_in(app, &b, &page, AN, c).await;
+    let status = resp.status();
+    let consent = resp.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{consent}");
+    assert!(consent.contains("data-scope=\"pid\""), "{consent}");
+    let resp = post_form(
+        &b,
+        app.url("/oidc/authorize/consent"),
+        &[
+            ("csrf", &hidden(&consent, "csrf")),
+            ("authz", &hidden(&consent, "authz")),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = location(&resp).to_owned();
+    assert!(to.starts_with(REDIRECT), "{to}");
+    let q = query_of(&to);
+    assert_eq!(q["state"], "st-1");
+    assert_eq!(q["iss"], app.base, "RFC 9207 iss");
+    (b, q["code"].clone())
+}
+
+async fn token(app: &App, rp: &IssuedRelyingParty, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut form = form.to_vec();
+    if rp.client_secret.is_none() {
+        form.push(("client_id", &rp.client_id));
+    }
+    let mut req = api().post(app.url("/oidc/token")).form(&form);
+    if let Some(secret) = &rp.client_secret {
+        req = req.basic_auth(&rp.client_id, Some(secret));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    assert_eq!(
+        resp.headers().get(header::CACHE_CONTROL).unwrap(),
+        "no-store"
+    );
+    (status, resp.json().await.unwrap())
+}
+
+async fn redeem(app: &App, rp: &IssuedRelyingParty, code: &str) -> (StatusCode, Value) {
+    token(
+        app,
+        rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await
+}
+
+async fn userinfo(app: &App, access_token: &str) -> reqwest::Response {
+    api()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_citizen_logs_in_consents_and_the_portal_gets_verified_tokens() {
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    let rp = portal(&app, false).await;
+    let (b, code) = authorized(&app, &rp, &an).await;
+
+    let (status, tokens) = redeem(&app, &rp, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    let keys = published_keys(&app).await;
+    let id = jose::verify(tokens["id_token"].as_str().unwrap(), &keys).unwrap();
+    let c = &id.claims;
+    assert_eq!(c["iss"], app.base);
+    assert_eq!(c["aud"], rp.client_id.as_str());
+    assert_eq!(c["sub"], an.account_id.as_str());
+    assert_eq!(c["nonce"], "n-1");
+    assert_eq!(c["acr"], "1");
+    assert_eq!(c["amr"], json!(["pwd", "otp"]));
+    assert!(c["sid"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(c["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
+
+    // Userinfo gives the registry's claims for the scopes, and the read is in her log.
+    let access = tokens["access_token"].as_str().unwrap();
+    let resp = userinfo(&app, access).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["sub"], an.account_id.as_str());
+    assert_eq!(info["name"], "Nguyễn Văn An");
+    assert_eq!(info["family_name"], "Nguyễn");
+    assert_eq!(info["given_name"], "An");
+    assert_eq!(info["pid"], AN);
+    assert!(
+        info.get("birthdate").is_none(),
+        "birthdate was not asked for"
+    );
+    let log = accesses(&app, AN_I64).await;
+    assert!(
+        log.iter()
+            .any(|e| e.action == "view.userinfo" && e.actor_id == rp.client_id),
+        "{log:?}"
+    );
+
+    // A tampered access token is refused.
+    let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+    let mut claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    claims["scope"] = json!("openid profile pid birthdate");
+    parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let resp = userinfo(&app, &parts.join(".")).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()
+            .get(header::WWW_AUTHENTICATE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // Introspection by the client: active, with the scopes; revocation ends it.
+    let introspect = |t: String| {
+        api()
+            .post(app.url("/oidc/introspect"))
+            .basic_auth(&rp.client_id, rp.client_secret.as_ref())
+            .form(&[("token", t)])
+            .send()
+    };
+    let active: Value = introspect(access.to_owned())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["scope"], "openid profile pid");
+    assert_eq!(active["sub"], an.account_id.as_str());
+
+    // Refresh rotates; the old refresh token replayed revokes the whole family.
+    let first_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, second) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first_refresh);
+    let refreshed_id = jose::verify(second["id_token"].as_str().unwrap(), &keys).unwrap();
+    assert_eq!(refreshed_id.claims["sub"], an.account_id.as_str());
+    let second_access = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        userinfo(&app, &second_access).await.status(),
+        StatusCode::OK
+    );
+    let (status, replay) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &first_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay["error"], "invalid_grant");
+    let (status, after) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &second_refresh),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, after["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&app, &second_access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let inactive: Value = introspect(second_access.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inactive, json!({ "active": false }));
+
+    // The consent is remembered: the next authorization goes straight back with a code.
+    let resp = b
+        .get(authorize_url(&app, &rp, &[("state", "st-2")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let q = query_of(location(&resp));
+    assert_eq!(q["state"], "st-2");
+    let code = q["code"].clone();
+    // A wrong PKCE verifier fails, and spends the code.
+    let (status, wrong) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &"x".repeat(43)),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, wrong["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, spent) = redeem(&app, &rp, &code).await;
+    assert_eq!(
+        (status, spent["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // A code redeemed twice: the second fails and the tokens of the first stop working.
+    let resp = b.get(authorize_url(&app, &rp, &[])).send().await.unwrap();
+    let code = query_of(location(&resp))["code"].clone();
+    let (status, ok) = redeem(&app, &rp, &code).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let access = ok["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(&app, &access).await.status(), StatusCode::OK);
+    let (status, again) = redeem(&app, &rp, &code).await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        userinfo(&app, &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A wrong redirect_uri at the token endpoint fails.
+    let resp = b.get(authorize_url(&app, &rp, &[])).send().await.unwrap();
+    let code = query_of(location(&resp))["code"].clone();
+    let (status, bad) = token(
+        &app,
+        &rp,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/other"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // Revocation of an access token (RFC 7009): 200, and the token is dead.
+    let resp = b.get(authorize_url(&app, &rp, &[])).send().await.unwrap();
+    let code = query_of(location(&resp))["code"].clone();
+    let (_, fresh) = redeem(&app, &rp, &code).await;
+    let access = fresh["access_token"].as_str().unwrap().to_owned();
+    let resp = api()
+        .post(app.url("/oidc/revoke"))
+        .basic_auth(&rp.client_id, rp.client_secret.as_ref())
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        userinfo(&app, &access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // RP-initiated logout with the ID token as hint: back to the registered URI, session gone.
+    let hint = fresh["id_token"].as_str().unwrap();
+    let url = format!(
+        "{}?{}",
+        app.url("/oidc/logout"),
+        serde_urlencoded::to_string([
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "bye-1"),
+        ])
+        .unwrap()
+    );
+    let resp = b.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), format!("{BYE}?state=bye-1"));
+    let refresh = fresh["refresh_token"].as_str().unwrap();
+    let (status, _) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "logout ended the session's grants"
+    );
+    let resp = b
+        .get(authorize_url(&app, &rp, &[("prompt", "none")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query_of(location(&resp))["error"], "login_required");
+}
+
+#[tokio::test]
+async fn bad_authorization_requests_are_refused_where_the_specifications_say() {
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    let rp = portal(&app, false).await;
+    let public = portal(&app, true).await;
+    let b = browser();
+
+    // An unregistered redirect URI or unknown client: shown, never redirected.
+    for url in [
+        authorize_url(&app, &rp, &[("redirect_uri", "http://127.0.0.1:9/evil")]),
+        authorize_url(&app, &rp, &[("client_id", "rp_unknown")]),
+        authorize_url(&app, &rp, &[("redirect_uri", "")]),
+        format!("{}&state=twice", authorize_url(&app, &rp, &[])),
+    ] {
+        let resp = b.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(resp.headers().get(header::LOCATION).is_none());
+    }
+    // Errors after the redirect URI is trusted go back to it, with state and iss.
+    for (extra, error) in [
+        (vec![("scope", "openid registry.lookup")], "invalid_scope"),
+        (vec![("scope", "profile")], "invalid_scope"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (vec![("prompt", "none")], "login_required"),
+    ] {
+        let resp = b
+            .get(authorize_url(&app, &rp, &extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{extra:?}");
+        let q = query_of(location(&resp));
+        assert_eq!(q["error"], error, "{extra:?}");
+        assert_eq!(q["state"], "st-1");
+        assert_eq!(q["iss"], app.base);
+    }
+    // A public client must use PKCE.
+    let resp = b
+        .get(authorize_url(
+            &app,
+            &public,
+            &[("code_challenge", ""), ("code_challenge_method", "")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query_of(location(&resp))["error"], "invalid_request");
+
+    // CSRF on the login form: without the cookie's token, refused.
+    let (_, page) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    let resp = post_form(
+        &api(),
+        app.url("/oidc/authorize/login"),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("authz", &hidden(&page, "authz")),
+            ("pid", AN),
+            ("password", PASSWORD),
+            ("totp", &totp_now(&an)),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A wrong code or password: one message, no session.
+    let resp = post_form(
+        &b,
+        app.url("/oidc/authorize/login"),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("authz", &hidden(&page, "authz")),
+            ("pid", AN),
+            ("password", "wrong-password"),
+            ("totp", &totp_now(&an)),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // acr_values above the account's level: a step-up login, then the refusal.
+    let (status, page) = get_page(&b, authorize_url(&app, &rp, &[("acr_values", "2")])).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = log_in(&app, &b, &page, AN, &an).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let q = query_of(location(&resp));
+    assert_eq!(q["error"], "unmet_authentication_requirements");
+
+    // CSRF on the consent form: another token is refused.
+    let (status, consent) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(consent.contains("data-scope"), "{consent}");
+    let resp = post_form(
+        &b,
+        app.url("/oidc/authorize/consent"),
+        &[
+            ("csrf", "forged"),
+            ("authz", &hidden(&consent, "authz")),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Denying sends access_denied back.
+    let resp = post_form(
+        &b,
+        app.url("/oidc/authorize/consent"),
+        &[
+            ("csrf", &hidden(&consent, "csrf")),
+            ("authz", &hidden(&consent, "authz")),
+            ("decision", "deny"),
+        ],
+    )
+    .await;
+    assert_eq!(query_of(location(&resp))["error"], "access_denied");
+
+    // Token endpoint: a wrong secret, an unknown grant type.
+    let resp = api()
+        .post(app.url("/oidc/token"))
+        .basic_auth(&rp.client_id, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().get(header::WWW_AUTHENTICATE).is_some());
+    let (status, e) = token(&app, &rp, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let (status, e) = token(&app, &rp, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let app = spawn_app_with(|c| c.oidc.code_us = 200_000).await;
+    let an = citizen(&app, AN, Level::One).await;
+    let rp = portal(&app, true).await;
+    let (_, code) = authorized(&app, &rp, &an).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, e) = redeem(&app, &rp, &code).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(
+        e["error_description"].as_str().unwrap().contains("expired"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn agency_systems_call_the_registry_with_client_credentials_tokens() {
+    let app = spawn_app().await;
+    let agency = relying_parties::create(
+        &app.db,
+        &Registration {
+            name: "Hệ thống BHXH".into(),
+            grants: vec!["client_credentials".into()],
+            scopes: vec!["registry.verify".into()],
+            ..Registration::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    let secret = agency.client_secret.clone().unwrap();
+    let get_token = |scope: Option<&'static str>| {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        api()
+            .post(app.url("/oidc/token"))
+            .basic_auth(&agency.client_id, Some(&secret))
+            .form(&form)
+            .send()
+    };
+    let resp = get_token(Some("registry.lookup")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+    let tokens: Value = get_token(None).await.unwrap().json().await.unwrap();
+    assert_eq!(tokens["scope"], "registry.verify");
+    assert!(tokens.get("refresh_token").is_none());
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let verify = |t: String| {
+        api()
+            .post(app.url("/api/v1/registry/verifications"))
+            .bearer_auth(t)
+            .json(&an_request())
+            .send()
+    };
+    let resp = verify(access.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let log = accesses(&app, AN_I64).await;
+    assert!(
+        log.iter()
+            .any(|e| e.actor_id == agency.client_id && e.action == "verify"),
+        "{log:?}"
+    );
+    // The token's scopes are the client's: no lookup.
+    let resp = api()
+        .get(app.url(&format!("/api/v1/registry/citizens/{AN}")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A tampered or revoked token is refused.
+    let resp = verify(format!("{access}x")).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = api()
+        .post(app.url("/oidc/revoke"))
+        .basic_auth(&agency.client_id, Some(&secret))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        verify(access).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
