@@ -179,3 +179,58 @@ impl<'a> IntoIterator for &'a FormErrors {
         self.0.iter()
     }
 }
+
+/// A citizen logged in at the provider (the single sign-on cookie); anyone else is sent to
+/// the portal's login, which goes through the OpenID Connect provider.
+pub struct Citizen(pub Ctx, pub motcua_identity::oidc::sessions::CitizenSession);
+
+impl FromRequestParts<AppState> for Citizen {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = Ctx::from_request_parts(parts, state).await?;
+        match crate::auth::citizen_session(state, &parts.headers).await {
+            Ok(Some(session)) => Ok(Citizen(ctx, session)),
+            Ok(None) => Err(Redirect::to("/auth/login").into_response()),
+            Err(e) => Err(crate::pages::server_error(ctx.lang, &e.to_string())),
+        }
+    }
+}
+
+/// A form posted by a logged-in citizen, with her session's CSRF token checked.
+pub struct CitizenForm<T> {
+    pub ctx: Ctx,
+    pub session: motcua_identity::oidc::sessions::CitizenSession,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CitizenForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Citizen(ctx, session) = Citizen::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let Form(WithToken { csrf, fields }) =
+            match Form::<WithToken<T>>::from_request(req, state).await {
+                Ok(f) => f,
+                Err(e) => return Err((e.status(), e.body_text()).into_response()),
+            };
+        if !constant_time_eq(&session.csrf_token, csrf.as_deref().unwrap_or("")) {
+            return Err(crate::pages::message(
+                &ctx,
+                StatusCode::FORBIDDEN,
+                "error.forbidden",
+                "error.csrf",
+            ));
+        }
+        Ok(CitizenForm {
+            ctx,
+            session,
+            form: fields,
+        })
+    }
+}

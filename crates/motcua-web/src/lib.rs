@@ -54,6 +54,8 @@ pub struct WebConfig {
     pub public_url: Option<String>,
     /// Lifetimes of the OpenID Connect provider's codes, tokens and sessions.
     pub oidc: motcua_identity::oidc::Lifetimes,
+    /// The portal's own client at the provider, through which citizens reach their pages.
+    pub portal_client_id: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -69,6 +71,7 @@ impl Default for WebConfig {
             job_kinds: Vec::new(),
             public_url: None,
             oidc: motcua_identity::oidc::Lifetimes::default(),
+            portal_client_id: None,
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// The URL the server is reached at (the OpenID Connect issuer), e.g. https://dichvucong.example.vn.
     #[arg(long, env = "MOTCUA_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// The portal's own OpenID Connect client (registered with `motcua oidc client create`,
+    /// redirect URI PUBLIC_URL/auth/callback): citizens log in to their pages through it.
+    #[arg(long, env = "MOTCUA_PORTAL_CLIENT_ID")]
+    pub portal_client_id: Option<String>,
     /// Mark cookies Secure (serve over HTTPS, directly or behind a proxy).
     #[arg(long, env = "MOTCUA_SECURE_COOKIES")]
     pub secure_cookies: bool,

@@ -129,9 +129,18 @@ pub async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", accounts_path.display()))?;
         v
     };
+    if args.portal_client_id.is_none() {
+        args.portal_client_id = demo_accounts["relying_party"]["client_id"]
+            .as_str()
+            .map(str::to_owned);
+    }
     crate::stdout::line(format_args!("motcua demo — database {}", db.display_url()))?;
     crate::stdout::line(format_args!(
         "  staff sign-in at http://{}/login",
+        args.listen
+    ))?;
+    crate::stdout::line(format_args!(
+        "  citizens log in at http://{}/account",
         args.listen
     ))?;
     crate::stdout::line(format_args!("    admin:   {} / {}", ADMIN.0, ADMIN.2))?;

@@ -77,6 +77,7 @@ pub async fn serve(db: Db, args: &ServeArgs) -> anyhow::Result<()> {
         hsts_max_age_secs: args.hsts.then_some(args.hsts_max_age_secs),
         job_kinds: registry.kinds(),
         public_url,
+        portal_client_id: args.portal_client_id.clone(),
         ..limits(&args.limits)?
     };
     let worker = start_worker(&db, &args.jobs, registry);

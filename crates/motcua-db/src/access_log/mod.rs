@@ -224,6 +224,17 @@ impl AccessLog {
         stored_by_subject(&self.inner.db, pid, limit).await
     }
 
+    /// One page of the accesses to one citizen's data, newest first, older than `before`.
+    pub async fn by_subject_before(
+        &self,
+        pid: i64,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> DbResult<Vec<AccessRecord>> {
+        self.flush().await?;
+        stored_by_subject_before(&self.inner.db, pid, before, limit).await
+    }
+
     /// Total entries, for tests and operators.
     pub async fn count(&self) -> DbResult<i64> {
         self.flush().await?;
@@ -549,6 +560,7 @@ const BY_SUBJECT_SQLITE: &str = "SELECT id FROM (
         SELECT s.id, s.at FROM audit.access_log_days d
         CROSS JOIN audit.access_log_subjects s
         WHERE s.day = d.day AND s.subject_pid = $1
+          AND (s.at < $3 OR (s.at = $3 AND s.id < $4))
         ORDER BY s.at DESC, s.id DESC LIMIT $2) AS indexed
     UNION
     SELECT id FROM audit.access_log
@@ -558,11 +570,24 @@ const BY_SUBJECT_SQLITE: &str = "SELECT id FROM (
 /// citizen (`migrations/postgres/0006_access_log_subjects.sql`).
 const BY_SUBJECT_POSTGRES: &str = "SELECT id FROM (
         SELECT id, at FROM audit.access_log_subjects WHERE subject_pid = $1
+          AND (at < $3 OR (at = $3 AND id < $4))
         ORDER BY at DESC, id DESC LIMIT $2) AS indexed";
 
 /// The most recent accesses to one citizen's data that are in the database, newest first.
 /// [`AccessLog::by_subject`] also waits for the journal.
 pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<AccessRecord>> {
+    stored_by_subject_before(db, pid, None, limit).await
+}
+
+/// One page of [`stored_by_subject`]: the newest `limit` entries older than `before`
+/// (`(at, id)` of the last entry of the previous page).
+pub async fn stored_by_subject_before(
+    db: &Db,
+    pid: i64,
+    before: Option<(i64, i64)>,
+    limit: i64,
+) -> DbResult<Vec<AccessRecord>> {
+    let (before_at, before_id) = before.unwrap_or((i64::MAX, i64::MAX));
     let ids = match db.engine() {
         crate::Engine::Postgres => BY_SUBJECT_POSTGRES,
         crate::Engine::Sqlite => BY_SUBJECT_SQLITE,
@@ -571,6 +596,7 @@ pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<Ac
         "SELECT id, at, actor_kind, actor_id, actor_name, action, purpose, reference,
                 subject_pid, outcome, request_id
          FROM audit.access_log WHERE id IN ({ids})
+           AND (at < $3 OR (at = $3 AND id < $4))
          ORDER BY at DESC, id DESC LIMIT $2"
     );
     let rows: Result<Vec<AccessRecord>, sqlx::Error> = on_read!(db, c => {
@@ -578,6 +604,8 @@ pub async fn stored_by_subject(db: &Db, pid: i64, limit: i64) -> DbResult<Vec<Ac
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(pid)
         .bind(limit)
+        .bind(before_at)
+        .bind(before_id)
         .fetch_all(c)
         .await
     });

@@ -1,7 +1,9 @@
 //! Server-rendered pages. Every page works without JavaScript.
 
+pub mod account;
 pub mod admin;
 pub mod login;
+pub mod portal_auth;
 pub mod registry;
 pub mod vital;
 
@@ -66,6 +68,18 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs/{id}/retry", post(admin::jobs::retry))
         .route("/admin/jobs/{id}/cancel", post(admin::jobs::cancel))
         .route("/admin/mailbox", get(admin::mailbox::list))
+        .route("/auth/login", get(portal_auth::login))
+        .route("/auth/callback", get(portal_auth::callback))
+        .route("/account", get(account::overview))
+        .route("/account/sessions", get(account::sessions_page))
+        .route("/account/sessions/{sid}/end", post(account::end_session))
+        .route(
+            "/account/consents/{client_id}/withdraw",
+            post(account::withdraw_consent),
+        )
+        .route("/account/logins", get(account::logins))
+        .route("/account/accesses", get(account::accesses))
+        .route("/account/logout", post(account::logout))
         .route("/static/app.css", get(stylesheet))
 }
 

@@ -726,3 +726,176 @@ async fn agency_systems_call_the_registry_with_client_credentials_tokens() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn the_portal_logs_a_citizen_in_through_the_provider_and_shows_who_read_her_data() {
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    // A second node on the same database, knowing the portal's client: registered first,
+    // with the redirect URI on this node's address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let portal = format!("http://{}", listener.local_addr().unwrap());
+    let portal_client = relying_parties::create(
+        &app.db,
+        &Registration {
+            name: "Cổng dịch vụ công".into(),
+            redirect_uris: vec![format!("{portal}/auth/callback")],
+            scopes: ["openid", "profile", "pid", "birthdate", "address"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            ..Registration::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    let config = WebConfig {
+        argon: ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        portal_client_id: Some(portal_client.client_id.clone()),
+        ..Default::default()
+    };
+    let state = AppState::new(app.db.db.clone(), config).unwrap();
+    tokio::spawn(motcua_web::serve(listener, state));
+
+    // An agency verifies her a moment before.
+    let resp = verify_as(&app, &app.reader, an_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The first node's journal is copied into the shared database, where the second reads.
+    app.access_log.flush().await.unwrap();
+
+    let b = browser();
+    let resp = b.get(format!("{portal}/account")).send().await.unwrap();
+    assert_eq!(location(&resp), "/auth/login");
+    let resp = b.get(format!("{portal}/auth/login")).send().await.unwrap();
+    let to = location(&resp).to_owned();
+    assert!(to.starts_with(&format!("{portal}/oidc/authorize?")), "{to}");
+    let (status, page) = get_page(&b, to).await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = post_form(
+        &b,
+        format!("{portal}/oidc/authorize/login"),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("authz", &hidden(&page, "authz")),
+            ("pid", AN),
+            ("password", PASSWORD),
+            ("totp", &totp_now(&an)),
+        ],
+    )
+    .await;
+    let consent = resp.text().await.unwrap();
+    let resp = post_form(
+        &b,
+        format!("{portal}/oidc/authorize/consent"),
+        &[
+            ("csrf", &hidden(&consent, "csrf")),
+            ("authz", &hidden(&consent, "authz")),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
+    let callback = location(&resp).to_owned();
+    assert!(
+        callback.starts_with(&format!("{portal}/auth/callback?")),
+        "{callback}"
+    );
+    let resp = b.get(callback.clone()).send().await.unwrap();
+    assert_eq!(location(&resp), "/account");
+    // The callback cannot be replayed: the flow cookie is spent and the code used.
+    let resp = b.get(callback).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    let (status, html) = get_page(&b, format!("{portal}/account")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Nguyễn Văn An") && html.contains(AN),
+        "{html}"
+    );
+    let (status, html) = get_page(&b, format!("{portal}/account/accesses")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Cơ quan thuế"),
+        "the agency's verification is listed: {html}"
+    );
+
+    // Her consent is listed and can be withdrawn; her session can be ended.
+    let (_, html) = get_page(&b, format!("{portal}/account/sessions")).await;
+    assert!(html.contains("data-client=\"rp_"), "{html}");
+    let csrf = csrf_field(&html);
+    let client_id = html
+        .split("data-client=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resp = post_form(
+        &b,
+        format!("{portal}/account/consents/{client_id}/withdraw"),
+        &[("csrf", "forged")],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = post_form(
+        &b,
+        format!("{portal}/account/consents/{client_id}/withdraw"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get_page(&b, format!("{portal}/account/sessions")).await;
+    assert!(!html.contains("data-client=\"rp_"), "{html}");
+    let resp = post_form(&b, format!("{portal}/account/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = b.get(format!("{portal}/account")).send().await.unwrap();
+    assert_eq!(location(&resp), "/auth/login");
+}
+
+#[tokio::test]
+async fn who_read_my_data_pages_newest_first() {
+    use motcua_db::access_log::{AccessEntry, ActorKind};
+    let app = spawn_app().await;
+    let entries: Vec<AccessEntry> = (0..120)
+        .map(|i| AccessEntry {
+            at: 1_700_000_000_000_000 + i * 1_000_000,
+            actor_kind: ActorKind::Client,
+            actor_id: "c".into(),
+            actor_name: format!("agency-{i:03}"),
+            action: "verify".into(),
+            purpose: "test".into(),
+            reference: None,
+            subject_pid: Some(AN_I64),
+            outcome: "match".into(),
+            request_id: None,
+        })
+        .collect();
+    app.access_log.record_all(entries).await.unwrap();
+    let first = app
+        .access_log
+        .by_subject_before(AN_I64, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0].actor_name, "agency-119");
+    let last = first.last().unwrap();
+    let second = app
+        .access_log
+        .by_subject_before(AN_I64, Some((last.at, last.id)), 50)
+        .await
+        .unwrap();
+    assert_eq!(second[0].actor_name, "agency-069");
+    let last = second.last().unwrap();
+    let third = app
+        .access_log
+        .by_subject_before(AN_I64, Some((last.at, last.id)), 50)
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 20);
+    assert_eq!(third.last().unwrap().actor_name, "agency-000");
+}
