@@ -172,15 +172,30 @@ pub async fn create(
     check_holder(person.as_ref(), motcua_domain::vietnam_time::date_at(now))?;
     PasswordService::check_policy(password, &pid.to_string())?;
     let hash = passwords.hash(password).await?;
+    let mut tx = db.begin().await?;
+    let created = insert_new(&mut tx, pid, level, &hash, actor, now).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Stores a new account whose password is already hashed, with a new TOTP secret, in the
+/// caller's transaction (the registry checks are the caller's).
+pub(crate) async fn insert_new(
+    tx: &mut Tx,
+    pid: Pid,
+    level: Level,
+    password_hash: &str,
+    actor: &str,
+    now: i64,
+) -> Result<CreatedAccount> {
     let id = motcua_db::new_id();
     let secret = totp::new_secret();
-    let mut tx = db.begin().await?;
     if !store::insert(
-        &mut tx,
+        tx,
         &id,
         pid.as_i64(),
         level.as_i32(),
-        &hash,
+        password_hash,
         Some(&secret),
         now,
     )
@@ -191,7 +206,7 @@ pub async fn create(
         ));
     }
     append(
-        &mut tx,
+        tx,
         &id,
         "citizen_account.created",
         actor,
@@ -200,7 +215,6 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(CreatedAccount {
         account_id: id,
         totp_secret: secret,

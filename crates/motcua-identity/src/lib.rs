@@ -13,6 +13,7 @@ pub mod clients;
 pub mod jose;
 pub mod oidc;
 pub mod password;
+pub mod registration;
 pub mod relying_parties;
 pub mod sessions;
 pub mod signing_keys;

@@ -234,3 +234,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CitizenForm<T> {
         })
     }
 }
+
+/// The CSRF token of a form shown before any session exists (login, registration): a random
+/// value in a cookie and in the form, which another site can neither read nor set.
+pub fn pre_session_csrf(state: &AppState) -> (String, axum::http::HeaderValue) {
+    let token = motcua_identity::token::random_token(24);
+    let cookie = crate::auth::cookie_header(
+        state,
+        crate::auth::login_csrf_cookie(&state.config),
+        &token,
+        Some(3600),
+    );
+    (token, cookie)
+}
+
+/// Whether a pre-session form carries the token of its cookie.
+pub fn pre_session_csrf_ok(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    given: Option<&str>,
+) -> bool {
+    let expected =
+        crate::auth::cookie(headers, crate::auth::login_csrf_cookie(&state.config)).unwrap_or("");
+    !expected.is_empty() && constant_time_eq(expected, given.unwrap_or(""))
+}

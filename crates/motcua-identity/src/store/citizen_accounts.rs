@@ -51,6 +51,23 @@ pub async fn insert(
     Ok(inserted == 1)
 }
 
+/// Records an e-mail address the holder proved she reads.
+pub async fn set_email(tx: &mut Tx, id: &str, email: &str, now: i64) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizen_accounts SET email = $2, email_verified_at = $3, updated_at = $3
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(email)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<AccountRow>> {
     let sql = format!("{SELECT} WHERE id = $1");
     let row: Option<AccountRow> = on_read!(db, c => {

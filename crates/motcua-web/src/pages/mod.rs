@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod login;
 pub mod portal_auth;
+pub mod register;
 pub mod registry;
 pub mod vital;
 
@@ -71,6 +72,14 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", get(portal_auth::login))
         .route("/auth/callback", get(portal_auth::callback))
         .route("/account", get(account::overview))
+        .route(
+            "/account/register",
+            get(register::form).post(register::submit),
+        )
+        .route(
+            "/account/register/{id}",
+            get(register::confirm_form).post(register::confirm),
+        )
         .route("/account/sessions", get(account::sessions_page))
         .route("/account/sessions/{sid}/end", post(account::end_session))
         .route(

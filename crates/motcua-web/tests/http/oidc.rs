@@ -899,3 +899,145 @@ async fn who_read_my_data_pages_newest_first() {
     assert_eq!(third.len(), 20);
     assert_eq!(third.last().unwrap().actor_name, "agency-000");
 }
+
+/// The code in the newest registration e-mail queued for `to`.
+async fn mailed_code(app: &App, to: &str) -> String {
+    // The test's server runs no worker: take the message as the mail worker would.
+    let now = motcua_db::clock::now_us();
+    let jobs = motcua_db::jobs::claim(&app.db, "mail.send", "test", 50, 60_000_000, now)
+        .await
+        .unwrap();
+    let message = jobs
+        .iter()
+        .map(|j| serde_json::from_str::<Value>(&j.payload).unwrap())
+        .find(|m| m["to"] == to)
+        .expect("a message to the address");
+    let text = message["text"].as_str().unwrap();
+    let start = text.find(|c: char| c.is_ascii_digit()).unwrap();
+    text[start..start + 6].to_owned()
+}
+
+#[tokio::test]
+async fn a_citizen_registers_level_one_after_matching_the_registry_and_confirming_her_email() {
+    let app = spawn_app().await;
+    let b = browser();
+    let (status, page) = get_page(&b, app.url("/account/register")).await;
+    assert_eq!(status, StatusCode::OK);
+    let register = |fields: Vec<(&'static str, String)>| {
+        let b = b.clone();
+        let url = app.url("/account/register");
+        async move {
+            let (_, page) = get_page(&b, url.clone()).await;
+            let mut form = vec![("csrf", hidden(&page, "csrf"))];
+            form.extend(fields);
+            b.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    let binh = |dob: &str| {
+        vec![
+            ("pid", "001195012346".to_owned()),
+            ("full_name", "Trần Thị Bình".to_owned()),
+            ("date_of_birth", dob.to_owned()),
+            ("email", "binh@example.vn".to_owned()),
+            ("password", "binh-password-123".to_owned()),
+            ("password_again", "binh-password-123".to_owned()),
+        ]
+    };
+    // Without the form's token: refused.
+    let resp = post_form(
+        &api(),
+        app.url("/account/register"),
+        &[("csrf", &hidden(&page, "csrf"))],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Bad fields are named; a wrong date of birth does not match the registry.
+    let mut bad = binh("1995-07-02");
+    bad[3].1 = "not-an-email".into();
+    bad[5].1 = "other-password-123".into();
+    let resp = register(bad).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("href=\"#email\"") && html.contains("href=\"#password_again\""),
+        "{html}"
+    );
+    let resp = register(binh("1995-07-03")).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("href=\"#pid\""));
+    // A child under 14 cannot hold her own account.
+    let resp = register(vec![
+        ("pid", "001220000001".to_owned()),
+        ("full_name", "Nguyễn Minh Khang".to_owned()),
+        ("date_of_birth", "2020-01-05".to_owned()),
+        ("email", "khang@example.vn".to_owned()),
+        ("password", "khang-password-123".to_owned()),
+        ("password_again", "khang-password-123".to_owned()),
+    ])
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let resp = register(binh("1995-07-02")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let confirm_url = app.url(location(&resp));
+    let code = mailed_code(&app, "binh@example.vn").await;
+    let (status, page) = get_page(&b, confirm_url.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("binh@example.vn"));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let resp = post_form(
+        &b,
+        confirm_url.clone(),
+        &[("csrf", &hidden(&page, "csrf")), ("code", wrong)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, page) = get_page(&b, confirm_url.clone()).await;
+    let resp = post_form(
+        &b,
+        confirm_url.clone(),
+        &[("csrf", &hidden(&page, "csrf")), ("code", &code)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let secret = html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let account =
+        citizen_accounts::by_pid(&app.db, motcua_domain::Pid::parse("001195012346").unwrap())
+            .await
+            .unwrap()
+            .expect("the account");
+    assert_eq!(account.level, Level::One);
+    // The code is spent; the account logs in with its password and TOTP.
+    let (status, _) = get_page(&b, confirm_url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let passwords = PasswordService::with_limits(
+        ArgonParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        HashingLimits::default(),
+    )
+    .unwrap();
+    let code = totp::code_at(&secret, chrono::Utc::now().timestamp()).unwrap();
+    let ok = citizen_accounts::authenticate(
+        &app.db,
+        &passwords,
+        Default::default(),
+        "001195012346",
+        "binh-password-123",
+        &code,
+        motcua_db::clock::now_us(),
+    )
+    .await
+    .unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+}
