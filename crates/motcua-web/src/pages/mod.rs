@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod level2;
 pub mod login;
 pub mod portal_auth;
 pub mod register;
@@ -69,6 +70,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs/{id}/retry", post(admin::jobs::retry))
         .route("/admin/jobs/{id}/cancel", post(admin::jobs::cancel))
         .route("/admin/mailbox", get(admin::mailbox::list))
+        .route(
+            "/identity/accounts/{pid}/level2",
+            get(level2::form).post(level2::raise),
+        )
         .route("/auth/login", get(portal_auth::login))
         .route("/auth/callback", get(portal_auth::callback))
         .route("/account", get(account::overview))

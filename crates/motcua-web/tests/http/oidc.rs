@@ -1041,3 +1041,60 @@ async fn a_citizen_registers_level_one_after_matching_the_registry_and_confirmin
     .unwrap();
     assert!(ok.is_ok(), "{ok:?}");
 }
+
+#[tokio::test]
+async fn an_officer_raises_an_account_to_level_two_after_seeing_the_citizen() {
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    let b = signed_in(&app, OFFICER).await;
+    let url = app.url(&format!("/identity/accounts/{AN}/level2"));
+    let (status, page) = get_page(&b, url.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_field(&page);
+    let resp = post_form(
+        &b,
+        url.clone(),
+        &[
+            ("csrf", &csrf),
+            ("place", " "),
+            ("document_seen", "căn cước"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("href=\"#place\""));
+    let resp = post_form(
+        &b,
+        url.clone(),
+        &[
+            ("csrf", &csrf),
+            ("place", "Bộ phận một cửa phường Hoàn Kiếm"),
+            ("document_seen", "căn cước 001095012345"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let account = citizen_accounts::by_id(&app.db, &an.account_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.level, Level::Two);
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen_account", &an.account_id)
+        .await
+        .unwrap();
+    let raised = events
+        .iter()
+        .find(|e| e.event_type == "citizen_account.level_raised")
+        .unwrap();
+    assert_eq!(raised.actor, "staff:officer");
+    assert!(raised.payload.contains("Hoàn Kiếm"));
+    let (_, page) = get_page(&b, url).await;
+    assert!(page.contains("data-level=\"2\""));
+    // Anonymous visitors are sent to the staff login.
+    let resp = browser()
+        .get(app.url(&format!("/identity/accounts/{AN}/level2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resp), "/login");
+}
