@@ -205,6 +205,22 @@ pub(crate) async fn insert_new(
             "pid: this citizen already has an account".into(),
         ));
     }
+    // The numbers she may also log in with, as the registry holds them now.
+    let record = motcua_registry::citizens::get_in(tx, pid)
+        .await
+        .map_err(|e| IdentityError::Internal(format!("registry: {e}")))?;
+    if let Some(r) = record {
+        let aliases = [
+            ("tax_code", r.tax_code.filter(|t| t != &pid.to_string())),
+            ("social_insurance_code", r.social_insurance_code),
+        ];
+        for (kind, alias) in aliases
+            .into_iter()
+            .filter_map(|(kind, alias)| alias.map(|a| (kind, a)))
+        {
+            crate::store::organisations::put_alias(tx, &alias, kind, &id).await?;
+        }
+    }
     append(
         tx,
         &id,
@@ -304,7 +320,24 @@ pub async fn close_on_death(tx: &mut Tx, pid: Pid, actor: &str, now: i64) -> Res
     Ok(true)
 }
 
-/// Checks a PID, password and TOTP code, with the lockout rules of staff accounts (counted
+/// The account a login names: by PID, or by a tax code or social-insurance code mapped to it.
+async fn login_row(db: &Db, identifier: &str) -> Result<Option<store::AccountRow>> {
+    let text = identifier.trim();
+    if let Ok(pid) = Pid::parse(text) {
+        return store::by_pid(db, pid.as_i64()).await;
+    }
+    let plausible =
+        (10..=14).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    if !plausible {
+        return Ok(None);
+    }
+    match crate::store::organisations::account_of_alias(db, text).await? {
+        Some(id) => store::by_id(db, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Checks a PID (or a tax code or social-insurance code mapped to one), password and TOTP code, with the lockout rules of staff accounts (counted
 /// atomically; a locked account refuses even the right credentials; the lock expires). The
 /// password is hashed whether or not the account exists, and each failure is told apart only
 /// to the caller, who shows one message for all. A TOTP code is accepted once: the step it
@@ -320,10 +353,7 @@ pub async fn authenticate(
     totp_code: &str,
     now: i64,
 ) -> Result<std::result::Result<CitizenAccount, LoginFailure>> {
-    let row = match Pid::parse(pid.trim()) {
-        Ok(pid) => store::by_pid(db, pid.as_i64()).await?,
-        Err(_) => None,
-    };
+    let row = login_row(db, pid).await?;
     let password_ok = passwords
         .verify(password, row.as_ref().map(|r| r.password_hash.as_str()))
         .await?;

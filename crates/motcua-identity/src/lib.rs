@@ -12,6 +12,7 @@ pub mod citizen_accounts;
 pub mod clients;
 pub mod jose;
 pub mod oidc;
+pub mod organisations;
 pub mod password;
 pub mod registration;
 pub mod relying_parties;

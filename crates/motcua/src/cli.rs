@@ -149,6 +149,9 @@ pub enum Command {
     /// The OpenID Connect provider.
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Organisations (by tax code) and their representatives.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Event log tools (`events verify` is `audit verify`).
     #[command(subcommand)]
     Events(EventsCommand),
@@ -256,6 +259,31 @@ pub enum AccountCommand {
         /// never an argument).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCommand {
+    /// Register an organisation by its tax code (check digit validated). Prints it as JSON.
+    Register {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        tax_code: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Make the account of a PID a representative of the organisation.
+    AddRepresentative {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        tax_code: String,
+        #[arg(long)]
+        pid: String,
+        /// legal_representative or authorised.
+        #[arg(long, default_value = "authorised")]
+        role: String,
     },
 }
 
@@ -428,6 +456,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             password_stdin: _,
         }) => account_create(&db, &pid, &level).await,
         Command::Oidc(OidcCommand::Keys(cmd)) => oidc_keys(cmd).await,
+        Command::Org(cmd) => org(cmd).await,
         Command::Oidc(OidcCommand::Client(OidcClientCommand::Create {
             db,
             name,
@@ -561,4 +590,38 @@ async fn audit_verify(args: &DbArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn org(cmd: OrgCommand) -> anyhow::Result<ExitCode> {
+    use motcua_identity::organisations;
+    let now = motcua_db::clock::now_us();
+    let outcome = match cmd {
+        OrgCommand::Register { db, tax_code, name } => {
+            let db = setup::open(&db).await?;
+            organisations::register(&db, &tax_code, &name, "cli", now)
+                .await
+                .map(|o| serde_json::to_value(o).unwrap_or_default())
+        }
+        OrgCommand::AddRepresentative {
+            db,
+            tax_code,
+            pid,
+            role,
+        } => {
+            let db = setup::open(&db).await?;
+            organisations::add_representative(&db, &tax_code, &pid, &role, "cli", now)
+                .await
+                .map(|()| serde_json::json!({ "tax_code": tax_code, "pid": pid, "role": role }))
+        }
+    };
+    match outcome {
+        Ok(v) => {
+            crate::stdout::line(format_args!("{v}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod citizen_accounts;
 pub mod clients;
 pub mod lockout;
 pub mod oidc;
+pub mod organisations;
 pub mod registrations;
 pub mod relying_parties;
 pub mod sessions;

@@ -36,6 +36,7 @@ struct AccountPage {
     address: String,
     level: i32,
     has_totp: bool,
+    organisations: Vec<(String, String, String)>,
 }
 
 fn chrome(ctx: &crate::auth::Ctx, key: &str) -> Chrome {
@@ -57,9 +58,26 @@ pub async fn overview(State(state): State<AppState>, Citizen(ctx, session): Citi
         ),
         None => Default::default(),
     };
+    let t = ctx.t();
+    let organisations = match motcua_identity::organisations::represented_by(
+        &state.db,
+        &session.account.id,
+    )
+    .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .map(|o| {
+                let role = t.get(&format!("orgs.role.{}", o.role)).to_owned();
+                (o.tax_code, o.name, role)
+            })
+            .collect(),
+        Err(e) => return super::server_error(ctx.lang, &e.to_string()),
+    };
     render(
         StatusCode::OK,
         &AccountPage {
+            organisations,
             c: chrome(&ctx, "account.title"),
             csrf: session.csrf_token.clone(),
             pid: session.account.pid.to_string(),

@@ -2,6 +2,7 @@
 
 pub mod jobs;
 pub mod mailbox;
+pub mod organisations;
 pub mod staff;
 
 use askama::Template;

@@ -71,6 +71,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs/{id}/cancel", post(admin::jobs::cancel))
         .route("/admin/mailbox", get(admin::mailbox::list))
         .route(
+            "/admin/organisations",
+            get(admin::organisations::list).post(admin::organisations::register),
+        )
+        .route(
+            "/admin/organisations/{tax_code}/representatives",
+            post(admin::organisations::add_representative),
+        )
+        .route(
             "/identity/accounts/{pid}/level2",
             get(level2::form).post(level2::raise),
         )

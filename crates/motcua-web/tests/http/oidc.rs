@@ -1098,3 +1098,130 @@ async fn an_officer_raises_an_account_to_level_two_after_seeing_the_citizen() {
         .unwrap();
     assert_eq!(location(&resp), "/login");
 }
+
+/// A valid 10-digit tax code starting with `nine`.
+fn tax_code(nine: [u8; 9]) -> String {
+    let check = motcua_domain::tax_code::check_digit(&nine).expect("a digit");
+    nine.iter()
+        .chain([check].iter())
+        .map(|d| char::from(b'0' + d))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_citizen_logs_in_with_her_social_insurance_code_and_represents_an_organisation() {
+    use motcua_identity::organisations;
+    let app = spawn_app().await;
+    // Her registry record carries a social-insurance code when her account is made.
+    let _: u64 = motcua_db::on_write!(&app.db, c => {
+        sqlx::query("UPDATE citizens SET social_insurance_code = '0195012345' WHERE pid = $1")
+            .bind(AN_I64)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+    .unwrap();
+    let an = citizen(&app, AN, Level::One).await;
+    let rp = portal(&app, false).await;
+    let b = browser();
+    let (_, page) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    let resp = log_in(&app, &b, &page, "0195012345", &an).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "logged in by the social-insurance code"
+    );
+    assert!(resp.text().await.unwrap().contains("data-scope"));
+
+    // Organisations: the tax code's check digit is checked; representatives are accounts.
+    let now = motcua_db::clock::now_us();
+    let code = tax_code([0, 1, 0, 0, 1, 0, 9, 1, 2]);
+    let mut wrong = code.clone().into_bytes();
+    wrong[9] = b'0' + (wrong[9] - b'0' + 1) % 10;
+    let wrong = String::from_utf8(wrong).unwrap();
+    let e = organisations::register(&app.db, &wrong, "Công ty TNHH Một Cửa", "admin", now)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("tax_code:"), "{e}");
+    organisations::register(&app.db, &code, "Công ty TNHH Một Cửa", "admin", now)
+        .await
+        .unwrap();
+    let e = organisations::add_representative(
+        &app.db,
+        &code,
+        "001195012346",
+        "authorised",
+        "admin",
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("pid:"),
+        "Bình has no account: {e}"
+    );
+    organisations::add_representative(&app.db, &code, AN, "legal_representative", "admin", now)
+        .await
+        .unwrap();
+    let acting = organisations::represented_by(&app.db, &an.account_id)
+        .await
+        .unwrap();
+    assert_eq!(acting.len(), 1);
+    assert_eq!(
+        (acting[0].tax_code.as_str(), acting[0].role.as_str()),
+        (code.as_str(), "legal_representative")
+    );
+}
+
+#[tokio::test]
+async fn administrators_register_organisations_and_their_representatives() {
+    let app = spawn_app().await;
+    let _an = citizen(&app, AN, Level::One).await;
+    let code = tax_code([0, 3, 1, 2, 3, 4, 5, 6, 7]);
+    let officer = signed_in(&app, OFFICER).await;
+    let (status, _) = get_page(&officer, app.url("/admin/organisations")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let b = signed_in(&app, ADMIN).await;
+    let (status, page) = get_page(&b, app.url("/admin/organisations")).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_field(&page);
+    let resp = post_form(
+        &b,
+        app.url("/admin/organisations"),
+        &[
+            ("csrf", &csrf),
+            ("tax_code", "0312345678x"),
+            ("name", "Công ty"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("href=\"#tax_code\""));
+    let resp = post_form(
+        &b,
+        app.url("/admin/organisations"),
+        &[
+            ("csrf", &csrf),
+            ("tax_code", &code),
+            ("name", "Công ty Cổ phần Phố Hiến"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = post_form(
+        &b,
+        app.url(&format!("/admin/organisations/{code}/representatives")),
+        &[
+            ("csrf", &csrf),
+            ("pid", AN),
+            ("role", "legal_representative"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get_page(&b, app.url("/admin/organisations")).await;
+    assert!(
+        page.contains("Công ty Cổ phần Phố Hiến") && page.contains(AN),
+        "{page}"
+    );
+}
