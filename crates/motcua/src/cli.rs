@@ -103,6 +103,30 @@ pub struct JobArgs {
     pub job_poll_ms: u64,
 }
 
+/// The cost of new password hashes (Argon2id, RFC 9106); a stored hash keeps its own.
+#[derive(Args, Clone)]
+pub struct ArgonArgs {
+    /// Argon2id memory per password hash (KiB).
+    #[arg(long, env = "MOTCUA_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024, value_parser = clap::value_parser!(u32).range(8..))]
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes per password hash.
+    #[arg(long, env = "MOTCUA_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub argon2_iterations: u32,
+    /// Argon2id lanes per password hash.
+    #[arg(long, env = "MOTCUA_ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub argon2_parallelism: u32,
+}
+
+impl ArgonArgs {
+    pub fn params(&self) -> motcua_identity::password::ArgonParams {
+        motcua_identity::password::ArgonParams {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
+    }
+}
+
 /// Limits against guessing: staff sign-in lockout, password hashing, the verification API.
 #[derive(Args, Clone)]
 pub struct LimitArgs {
@@ -115,6 +139,14 @@ pub struct LimitArgs {
     /// Sign-ins that may wait for password hashing (which runs on half the cores); one more is answered 503.
     #[arg(long, env = "MOTCUA_PASSWORD_HASH_QUEUE", default_value_t = 32)]
     pub password_hash_queue: usize,
+    /// Password hashes computed at once (default: half the cores, at least one).
+    #[arg(long, env = "MOTCUA_PASSWORD_HASH_WORKERS")]
+    pub password_hash_workers: Option<usize>,
+    #[command(flatten)]
+    pub argon: ArgonArgs,
+    /// Login attempts allowed per client address per minute (staff and citizens).
+    #[arg(long, env = "MOTCUA_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_attempts_per_minute: u32,
     /// Non-matching verifications per client and PID within the window before that PID is refused for that client (0: no limit).
     #[arg(long, env = "MOTCUA_VERIFY_FAILURES_PER_PID", default_value_t = 5)]
     pub verify_failures_per_pid: u32,
@@ -259,6 +291,8 @@ pub enum AccountCommand {
         /// never an argument).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        argon: ArgonArgs,
     },
 }
 
@@ -454,7 +488,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pid,
             level,
             password_stdin: _,
-        }) => account_create(&db, &pid, &level).await,
+            argon,
+        }) => account_create(&db, &pid, &level, argon.params()).await,
         Command::Oidc(OidcCommand::Keys(cmd)) => oidc_keys(cmd).await,
         Command::Org(cmd) => org(cmd).await,
         Command::Oidc(OidcCommand::Client(OidcClientCommand::Create {
@@ -542,7 +577,12 @@ async fn oidc_keys(cmd: OidcKeysCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `account create`: every problem with the input is named before anything is written.
-async fn account_create(db: &DbArgs, pid: &str, level: &str) -> anyhow::Result<ExitCode> {
+async fn account_create(
+    db: &DbArgs,
+    pid: &str,
+    level: &str,
+    argon: motcua_identity::password::ArgonParams,
+) -> anyhow::Result<ExitCode> {
     use motcua_identity::citizen_accounts::{self, Level};
     let mut password = String::new();
     std::io::stdin()
@@ -563,7 +603,7 @@ async fn account_create(db: &DbArgs, pid: &str, level: &str) -> anyhow::Result<E
         }
     };
     let db = setup::open(db).await?;
-    let passwords = motcua_identity::password::PasswordService::new(Default::default())?;
+    let passwords = motcua_identity::password::PasswordService::new(argon)?;
     let now = motcua_db::clock::now_us();
     match citizen_accounts::create(&db, &passwords, pid, level, password, "cli", now).await {
         Ok(created) => {

@@ -131,8 +131,13 @@ fn limits(args: &LimitArgs) -> anyhow::Result<motcua_web::WebConfig> {
         },
         hashing: motcua_identity::password::HashingLimits {
             queue: args.password_hash_queue,
-            ..defaults.hashing
+            workers: args
+                .password_hash_workers
+                .unwrap_or(defaults.hashing.workers)
+                .max(1),
         },
+        argon: args.argon.params(),
+        login_attempts_per_minute: args.login_attempts_per_minute,
         verification,
         ..defaults
     })
