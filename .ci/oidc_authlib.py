@@ -588,11 +588,8 @@ def dpop(provider, browser):
     ok("DPoP: a proof signed by another key at userinfo is refused (401 invalid_token)")
     r = requests.get(userinfo_url, timeout=30)
     expect_status(r, 401, "userinfo without any token")
-    # PROVIDER DEVIATION, check disabled: RFC 6750 §3.1 says that when a request carries no
-    # authentication, the resource server SHOULD NOT include an error code; the provider answers
-    # `WWW-Authenticate: Bearer error="invalid_request", error_description="an access token is
-    # required"`. Re-enable once it answers a bare challenge (e.g. `Bearer realm="motcua"`):
-    # check("error=" not in r.headers.get("www-authenticate", ""), "a bare challenge", r.headers.get("www-authenticate"))
+    # RFC 6750 §3.1: a request without any authentication gets a challenge without an error code.
+    check("error=" not in r.headers.get("www-authenticate", ""), "a bare challenge", r.headers.get("www-authenticate"))
     ok("DPoP: userinfo without any token answers 401")
     r = userinfo(scheme="Bearer")
     expect_oauth_error(r, 401, "invalid_token", "the bound token as a bearer token")

@@ -321,7 +321,7 @@ pub async fn close_on_death(tx: &mut Tx, pid: Pid, actor: &str, now: i64) -> Res
 }
 
 /// The account a login names: by PID, or by a tax code or social-insurance code mapped to it.
-async fn login_row(db: &Db, identifier: &str) -> Result<Option<store::AccountRow>> {
+pub(crate) async fn login_row(db: &Db, identifier: &str) -> Result<Option<store::AccountRow>> {
     let text = identifier.trim();
     if let Ok(pid) = Pid::parse(text) {
         return store::by_pid(db, pid.as_i64()).await;

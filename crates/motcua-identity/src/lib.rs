@@ -14,6 +14,7 @@ pub mod jose;
 pub mod oidc;
 pub mod organisations;
 pub mod password;
+pub mod password_reset;
 pub mod registration;
 pub mod relying_parties;
 pub mod sessions;

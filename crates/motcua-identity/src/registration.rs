@@ -254,12 +254,12 @@ pub async fn confirm(
     Ok(Ok(created))
 }
 
-fn code_hash(id: &str, code: &str) -> String {
+pub(crate) fn code_hash(id: &str, code: &str) -> String {
     sha256_hex(&format!("{id}:{code}"))
 }
 
 /// A uniformly random six-digit code.
-fn six_digits() -> String {
+pub(crate) fn six_digits() -> String {
     loop {
         let mut b = [0u8; 4];
         if getrandom::getrandom(&mut b).is_err() {

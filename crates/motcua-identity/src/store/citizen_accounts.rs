@@ -68,6 +68,37 @@ pub async fn set_email(tx: &mut Tx, id: &str, email: &str, now: i64) -> Result<(
     Ok(())
 }
 
+/// The e-mail address the holder proved, if any.
+pub async fn verified_email(db: &Db, id: &str) -> Result<Option<String>> {
+    let email: Option<Option<String>> = on_read!(db, c => {
+        sqlx::query_scalar(
+            "SELECT email FROM citizen_accounts WHERE id = $1 AND email_verified_at IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(email.flatten())
+}
+
+/// Replaces the password hash and lifts any lock (a reset through a proved channel).
+pub async fn set_password(tx: &mut Tx, id: &str, password_hash: &str, now: i64) -> Result<bool> {
+    let n = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizen_accounts
+             SET password_hash = $2, failed_logins = 0, locked_until = NULL, updated_at = $3
+             WHERE id = $1 AND closed_at IS NULL",
+        )
+        .bind(id)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<AccountRow>> {
     let sql = format!("{SELECT} WHERE id = $1");
     let row: Option<AccountRow> = on_read!(db, c => {

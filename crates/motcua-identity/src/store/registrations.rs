@@ -103,3 +103,92 @@ pub async fn started_since(db: &Db, pid: i64, since: i64) -> Result<i64> {
     })?;
     Ok(n)
 }
+
+// ---- password resets (the same one-time-code shape) ----
+
+pub async fn insert_reset(
+    tx: &mut Tx,
+    id: &str,
+    account_id: &str,
+    code_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO citizen_password_resets (id, account_id, code_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(code_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow, Clone)]
+pub struct ResetRow {
+    pub account_id: String,
+    pub code_hash: String,
+    pub attempts: i32,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub async fn reset(db: &Db, id: &str) -> Result<Option<ResetRow>> {
+    let row = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT account_id, code_hash, attempts, expires_at, used_at
+             FROM citizen_password_resets WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(row)
+}
+
+pub async fn count_reset_attempt(tx: &mut Tx, id: &str, max: i32) -> Result<bool> {
+    let n = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE citizen_password_resets SET attempts = attempts + 1
+             WHERE id = $1 AND attempts < $2 AND used_at IS NULL",
+        )
+        .bind(id)
+        .bind(max)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+pub async fn use_reset(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
+    let n = on_tx!(tx, c => {
+        sqlx::query("UPDATE citizen_password_resets SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
+pub async fn resets_since(db: &Db, account_id: &str, since: i64) -> Result<i64> {
+    let n = on_read!(db, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM citizen_password_resets WHERE account_id = $1 AND created_at >= $2",
+        )
+        .bind(account_id)
+        .bind(since)
+        .fetch_one(c)
+        .await
+    })?;
+    Ok(n)
+}

@@ -97,7 +97,7 @@ pub fn spec() -> Value {
             "description": "APIs of the national population registry for agency systems. Every call that reads a citizen's data is recorded with the calling client and the stated purpose (Decree 13/2023/NĐ-CP)."
         },
         "servers": [{ "url": "/" }],
-        "security": [{ "basic": [] }],
+        "security": [{ "basic": [] }, { "bearer": [] }],
         "paths": {
             "/api/v1/registry/verifications": {
                 "post": {
@@ -162,7 +162,8 @@ fn components(pid: &str) -> Value {
     let code = |pattern: &str| json!({ "type": ["string", "null"], "pattern": pattern });
     json!({
         "securitySchemes": {
-            "basic": { "type": "http", "scheme": "basic", "description": "client_id:client_secret issued by `motcua client create`" }
+            "basic": { "type": "http", "scheme": "basic", "description": "client_id:client_secret issued by `motcua client create`" },
+            "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "an access token of the OpenID Connect provider's client_credentials grant (POST /oidc/token), with the same scopes" }
         },
         "schemas": {
             "VerificationRequest": {

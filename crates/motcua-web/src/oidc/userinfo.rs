@@ -47,11 +47,14 @@ pub async fn access_token(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(unauthorized(
-            "Bearer",
-            "invalid_request",
-            "an access token is required",
-        ));
+        // No credentials at all: a bare challenge, without an error code (RFC 6750 §3.1).
+        let mut resp = StatusCode::UNAUTHORIZED.into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"motcua\", DPoP algs=\"ES256\""),
+        );
+        no_store(&mut resp);
+        return Err(resp);
     };
     let (scheme, token) = match value.split_once(' ') {
         Some((s, t)) if s.eq_ignore_ascii_case("bearer") => ("Bearer", t.trim()),

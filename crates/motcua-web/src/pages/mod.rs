@@ -7,6 +7,7 @@ pub mod login;
 pub mod portal_auth;
 pub mod register;
 pub mod registry;
+pub mod reset;
 pub mod vital;
 
 use askama::Template;
@@ -85,6 +86,11 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/login", get(portal_auth::login))
         .route("/auth/callback", get(portal_auth::callback))
         .route("/account", get(account::overview))
+        .route("/account/reset", get(reset::form).post(reset::start))
+        .route(
+            "/account/reset/{id}",
+            get(reset::complete_form).post(reset::complete),
+        )
         .route(
             "/account/register",
             get(register::form).post(register::submit),

@@ -1040,6 +1040,71 @@ async fn a_citizen_registers_level_one_after_matching_the_registry_and_confirmin
     .await
     .unwrap();
     assert!(ok.is_ok(), "{ok:?}");
+
+    // Password reset through the proved address; another address gets the same answer and no mail.
+    let reset = |email: &'static str| {
+        let b = b.clone();
+        let url = app.url("/account/reset");
+        async move {
+            let (_, page) = get_page(&b, url.clone()).await;
+            let form = [
+                ("csrf", hidden(&page, "csrf")),
+                ("pid", "001195012346".to_owned()),
+                ("email", email.to_owned()),
+            ];
+            let resp = b.post(url).form(&form).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+            location(&resp).to_owned()
+        }
+    };
+    let _ = reset("someone@example.vn").await;
+    let now = motcua_db::clock::now_us();
+    assert!(
+        motcua_db::jobs::claim(&app.db, "mail.send", "test", 50, 60_000_000, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let to = reset("BINH@example.vn").await;
+    let code = mailed_code(&app, "binh@example.vn").await;
+    let (_, page) = get_page(&b, app.url(&to)).await;
+    let resp = post_form(
+        &b,
+        app.url(&to),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("code", &code),
+            ("password", "binh-new-password-1"),
+            ("password_again", "binh-new-password-1"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (_, page) = get_page(&b, app.url(&to)).await;
+    let resp = post_form(
+        &b,
+        app.url(&to),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("code", &code),
+            ("password", "binh-other-password-1"),
+            ("password_again", "binh-other-password-1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a code works once"
+    );
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen_account", &account.id)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "citizen_account.password_reset")
+    );
 }
 
 #[tokio::test]
