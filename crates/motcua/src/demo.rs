@@ -44,6 +44,7 @@ pid,full_name,gender,date_of_birth,province_code,household_id,relation_to_head,h
 001195012346,Trần Thị Bình,F,1995-07-02,001,900000001,spouse,001,01,Phật giáo,,,001095012345,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",0987654321,,alive,
 001220000001,Nguyễn Minh Khang,M,2020-01-05,001,900000001,child,036,01,,001095012345,001195012346,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,alive,
 036055000123,Nguyễn Văn Hùng,M,1955-09-02,001,900000001,parent,036,01,,,,,\"Số 8 Hàng Bông, phường Hàng Trống, quận Hoàn Kiếm\",,,deceased,2024-05-10
+001190004321,Lê Thị Cúc,F,1990-11-20,001,900000002,head,001,01,,,,,\"Số 12 Phố Huế, phường Hàng Bài, quận Hoàn Kiếm\",,cuc.le@example.com,alive,
 ";
 
 pub async fn run(mut args: ServeArgs) -> anyhow::Result<ExitCode> {
