@@ -426,8 +426,21 @@ impl RelyingParty {
 }
 
 pub async fn by_id(db: &Db, client_id: &str) -> Result<Option<RelyingParty>> {
+    Ok(store::by_id(db, client_id).await?.map(of_row))
+}
+
+/// The registered clients, newest first (the administration page).
+pub async fn list(db: &Db) -> Result<Vec<RelyingParty>> {
+    Ok(store::list(db, 500)
+        .await?
+        .into_iter()
+        .map(of_row)
+        .collect())
+}
+
+fn of_row(row: store::RelyingPartyRow) -> RelyingParty {
     let words = |s: &str| s.split_whitespace().map(str::to_owned).collect();
-    Ok(store::by_id(db, client_id).await?.map(|row| RelyingParty {
+    RelyingParty {
         redirect_uris: words(&row.redirect_uris),
         grants: words(&row.grants),
         scopes: words(&row.scopes),
@@ -443,7 +456,7 @@ pub async fn by_id(db: &Db, client_id: &str) -> Result<Option<RelyingParty>> {
         name: row.name,
         auth_method: row.auth_method,
         created_at: row.created_at,
-    }))
+    }
 }
 
 #[cfg(test)]

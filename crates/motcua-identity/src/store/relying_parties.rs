@@ -82,3 +82,18 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<RelyingPartyRow>> {
     })?;
     Ok(row)
 }
+
+pub async fn list(db: &Db, limit: i64) -> Result<Vec<RelyingPartyRow>> {
+    let rows: Vec<RelyingPartyRow> = on_read!(db, c => {
+        sqlx::query_as(
+            "SELECT id, name, redirect_uris, auth_method, jwks, grants, scopes, created_at,
+                    disabled_at, secret_hash, post_logout_redirect_uris,
+                    backchannel_logout_uri, require_par, require_dpop
+             FROM oidc_clients ORDER BY created_at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows)
+}

@@ -3,6 +3,7 @@
 pub mod jobs;
 pub mod mailbox;
 pub mod organisations;
+pub mod relying_parties;
 pub mod staff;
 
 use askama::Template;

@@ -72,6 +72,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs/{id}/cancel", post(admin::jobs::cancel))
         .route("/admin/mailbox", get(admin::mailbox::list))
         .route(
+            "/admin/relying-parties",
+            get(admin::relying_parties::list).post(admin::relying_parties::create),
+        )
+        .route(
             "/admin/organisations",
             get(admin::organisations::list).post(admin::organisations::register),
         )

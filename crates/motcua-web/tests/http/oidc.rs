@@ -1290,3 +1290,63 @@ async fn administrators_register_organisations_and_their_representatives() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn administrators_register_openid_connect_clients_on_a_page() {
+    let app = spawn_app().await;
+    let b = signed_in(&app, ADMIN).await;
+    let (status, page) = get_page(&b, app.url("/admin/relying-parties")).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_field(&page);
+    let resp = post_form(
+        &b,
+        app.url("/admin/relying-parties"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Cổng tỉnh"),
+            ("kind", "confidential"),
+            ("redirect_uris", "http://dvc.example.vn/cb"),
+            ("scope", "openid profile"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("href=\"#redirect_uris\"")
+    );
+    let resp = post_form(
+        &b,
+        app.url("/admin/relying-parties"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Cổng tỉnh"),
+            ("kind", "confidential"),
+            ("redirect_uris", "https://dvc.example.vn/cb"),
+            ("post_logout_redirect_uris", "https://dvc.example.vn/"),
+            ("scope", "openid profile pid"),
+            ("require_par", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let id = html
+        .split("id=\"client-id\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(html.contains("id=\"client-secret\""));
+    let rp = relying_parties::by_id(&app.db, id).await.unwrap().unwrap();
+    assert!(rp.require_par && !rp.require_dpop);
+    assert_eq!(
+        rp.post_logout_redirect_uris,
+        vec!["https://dvc.example.vn/".to_owned()]
+    );
+    let (_, page) = get_page(&b, app.url("/admin/relying-parties")).await;
+    assert!(page.contains(id));
+}
