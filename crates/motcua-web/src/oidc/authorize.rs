@@ -267,7 +267,30 @@ fn login_page(
         cookie_header(state, login_csrf_cookie(&state.config), &token, Some(3600)),
     );
     super::no_store(&mut resp);
+    allow_redirect_to(&mut resp, &req.redirect_uri);
     resp
+}
+
+/// The page's Content-Security-Policy: the site's, with the client's origin added to
+/// `form-action`, since browsers apply it to the redirect that answers the form (to the
+/// client's redirect URI).
+fn allow_redirect_to(resp: &mut Response, redirect_uri: &str) {
+    let origin = redirect_uri
+        .split_once("://")
+        .map(|(scheme, rest)| {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{host}")
+        })
+        .filter(|o| !o.contains(['\'', ';', ' ', ',']));
+    let Some(origin) = origin else { return };
+    let csp = crate::middleware::CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
 }
 
 fn consent_page(
@@ -299,6 +322,7 @@ fn consent_page(
         },
     );
     super::no_store(&mut resp);
+    allow_redirect_to(&mut resp, &req.redirect_uri);
     resp
 }
 

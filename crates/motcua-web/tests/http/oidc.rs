@@ -166,7 +166,20 @@ fn query_of(location: &str) -> std::collections::BTreeMap<String, String> {
 /// A browser logged in and having consented; the code of the first authorization.
 async fn authorized(app: &App, rp: &IssuedRelyingParty, c: &Citizen) -> (reqwest::Client, String) {
     let b = browser();
-    let (status, page) = get_page(&b, authorize_url(app, rp, &[])).await;
+    let resp = b.get(authorize_url(app, rp, &[])).send().await.unwrap();
+    let csp = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9;"),
+        "the form may lead to the client: {csp}"
+    );
+    let status = resp.status();
+    let page = resp.text().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("name=\"pid\""), "the login page: {page}");
     let resp = log_in(app, &b, &page, AN, c).await;
