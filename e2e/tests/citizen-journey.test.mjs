@@ -1,8 +1,9 @@
 // A citizen's journey in a real browser, with axe (WCAG 2.x A/AA) on every page: she
 // registers a level-1 electronic identity, confirms the code an administrator finds in the
 // development mailbox, logs in to the portal through its OpenID Connect provider with her
-// password and TOTP code, consents, lands on her account, and sees in "who read my data" the
-// agency verification made a moment before.
+// password and TOTP code, consents, lands on her account, sees in "who read my data" the
+// agency verification made a moment before, adds a passkey through Chromium's virtual
+// authenticator and logs in again with it alone.
 // Needs `motcua demo` at MOTCUA_URL, and MOTCUA_DATA_DIR for the demo's API client.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ADMIN, BASE_URL, url } from '../lib/config.mjs';
+
+// The citizen's pages run on `localhost`: a browser refuses an IP address as a passkey's
+// relying party, and the demo registers its portal under both names.
+const local = (path) => url(path).replace('://127.0.0.1:', '://localhost:');
 import { launchBrowser, withPage } from '../lib/browser.mjs';
 import { assertAccessible } from '../lib/axe.mjs';
 import { assertPageBasics, login, pathOf } from '../lib/pages.mjs';
@@ -62,7 +67,7 @@ async function codeFromMailbox(page, to) {
 test('a citizen registers, logs in through the provider and sees who read her data', { timeout: TEST_TIMEOUT, skip: DATA_DIR ? false : 'MOTCUA_DATA_DIR is not set (the demo data directory)' }, () =>
   withPage(browser, 'citizen journey', async (page, context) => {
     // Registration, matched against the registry.
-    await page.goto(url('/account/register'));
+    await page.goto(local('/account/register'));
     await assertPageBasics(page, 'vi');
     await assertAccessible(page, 'registration page');
     await page.fill('#pid', CUC.pid);
@@ -104,7 +109,7 @@ test('a citizen registers, logs in through the provider and sees who read her da
     assert.equal(verified.status, 200, await verified.text());
 
     // Log in to the portal through its OpenID Connect provider.
-    await page.goto(url('/account'));
+    await page.goto(local('/account'));
     await page.waitForURL((u) => u.pathname === '/oidc/authorize');
     await assertPageBasics(page, 'vi');
     await assertAccessible(page, 'citizen login page');
@@ -135,5 +140,44 @@ test('a citizen registers, logs in through the provider and sees who read her da
     await page.click('a[href="/account/sessions"]');
     await page.waitForURL((u) => u.pathname === '/account/sessions');
     await assertAccessible(page, 'sessions and consents page');
+
+    // A passkey, through Chromium's virtual authenticator (user verification included).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.goto(local('/account'));
+    await page.locator('#passkey-add').waitFor({ state: 'visible' });
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/account/passkeys'),
+      page.click('#passkey-add'),
+    ]);
+    // The form's POST answers with a redirect back to the account page, now listing it.
+    await page.locator('#passkeys tbody tr').first().waitFor();
+    assert.equal(await page.locator('#passkeys tbody tr').count(), 1, 'the passkey is listed');
+    await assertAccessible(page, 'account page with a passkey');
+
+    // Log out, then log in again with the passkey alone.
+    // Logging out goes home, which sends a visitor on to the sign-in page.
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === '/login'),
+      page.click('form[action="/account/logout"] button[type="submit"]'),
+    ]);
+    await page.goto(local('/account'));
+    await page.waitForURL((u) => u.pathname === '/oidc/authorize');
+    await page.locator('#passkey-login').waitFor({ state: 'visible' });
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === '/account'),
+      page.click('#passkey-login'),
+    ]);
+    assert.ok((await page.locator('main').innerText()).includes(CUC.name), 'logged in with the passkey');
   }),
 );

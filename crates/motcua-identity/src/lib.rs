@@ -13,6 +13,7 @@ pub mod clients;
 pub mod jose;
 pub mod oidc;
 pub mod organisations;
+pub mod passkeys;
 pub mod password;
 pub mod password_reset;
 pub mod registration;

@@ -196,10 +196,19 @@ async fn demo_accounts(
             "totp_secret": created.totp_secret,
         }));
     }
+    // On the loopback the portal is also reached as `localhost`, the only loopback name a
+    // browser accepts as a passkey's relying party.
+    let mut origins = vec![format!("http://{listen}")];
+    if let Some(port) = listen.strip_prefix("127.0.0.1:") {
+        origins.push(format!("http://localhost:{port}"));
+    }
     let registration = Registration {
         name: "Cổng dịch vụ công (demo)".into(),
-        redirect_uris: vec![format!("http://{listen}/auth/callback")],
-        post_logout_redirect_uris: vec![format!("http://{listen}/")],
+        redirect_uris: origins
+            .iter()
+            .map(|o| format!("{o}/auth/callback"))
+            .collect(),
+        post_logout_redirect_uris: origins.iter().map(|o| format!("{o}/")).collect(),
         scopes: relying_parties::CITIZEN_SCOPES
             .iter()
             .map(|s| (*s).to_owned())

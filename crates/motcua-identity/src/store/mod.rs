@@ -8,6 +8,7 @@ pub mod clients;
 pub mod lockout;
 pub mod oidc;
 pub mod organisations;
+pub mod passkeys;
 pub mod registrations;
 pub mod relying_parties;
 pub mod sessions;

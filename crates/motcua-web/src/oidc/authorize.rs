@@ -498,3 +498,143 @@ pub async fn consent(
     )
     .await
 }
+
+/// `POST /oidc/authorize/passkey/options`: a login ceremony for the page's passkey button.
+pub async fn passkey_options(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(f): Form<PasskeyOptionsForm>,
+) -> Response {
+    if !crate::kit::pre_session_csrf_ok(&state, &headers, f.csrf.as_deref()) {
+        return crate::pages::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
+    }
+    let rp = crate::pages::passkeys::relying_party(&state, &headers);
+    match motcua_identity::passkeys::start_login(&state.db, &rp, motcua_db::clock::now_us()).await {
+        Ok(c) => crate::pages::passkeys::ceremony_json(c),
+        Err(e) => server_error(&ctx, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyOptionsForm {
+    csrf: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyLoginForm {
+    csrf: Option<String>,
+    authz: Option<String>,
+    ceremony_id: Option<String>,
+    credential_id: Option<String>,
+    client_data_json: Option<String>,
+    authenticator_data: Option<String>,
+    signature: Option<String>,
+}
+
+/// `POST /oidc/authorize/passkey`: the signed challenge of the page's passkey button.
+pub async fn passkey_login(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<PasskeyLoginForm>,
+) -> Response {
+    let now = motcua_db::clock::now_us();
+    let raw = f.authz.clone().unwrap_or_default();
+    let req = match parse(&state, &headers, &raw, now).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let t = ctx.t();
+    let err = |key: &str| vec![("pid".to_owned(), t.get(key).to_owned())];
+    if !crate::kit::pre_session_csrf_ok(&state, &headers, f.csrf.as_deref()) {
+        return login_page(
+            &state,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &req,
+            &raw,
+            false,
+            "",
+            err("login.csrf"),
+        );
+    }
+    if !state
+        .login_limiter
+        .allow(client_ip(connect.as_ref().map(|e| &e.0)))
+    {
+        return login_page(
+            &state,
+            &ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            &req,
+            &raw,
+            false,
+            "",
+            err("login.rate_limited"),
+        );
+    }
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let answer = motcua_identity::passkeys::Answer {
+        ceremony_id: text(&f.ceremony_id),
+        credential_id: text(&f.credential_id),
+        client_data_json: text(&f.client_data_json),
+        authenticator_data: text(&f.authenticator_data),
+        signature: text(&f.signature),
+        ..Default::default()
+    };
+    let rp = crate::pages::passkeys::relying_party(&state, &headers);
+    let account = match motcua_identity::passkeys::finish_login(&state.db, &rp, &answer, now).await
+    {
+        Ok(a) => a,
+        Err(IdentityError::Invalid { message, .. }) => {
+            tracing::info!(reason = %message, "passkey login refused");
+            return login_page(
+                &state,
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                &req,
+                &raw,
+                false,
+                "",
+                err("passkey.browser_failed"),
+            );
+        }
+        Err(e) => return server_error(&ctx, e),
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (token, session) = match sessions::create(
+        &state.db,
+        &account,
+        &["hwk", "user"],
+        user_agent,
+        state.config.oidc,
+        now,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return server_error(&ctx, e),
+    };
+    let mut resp = proceed(
+        &state,
+        &ctx,
+        &headers,
+        &raw,
+        Arrival::LoggedIn(Box::new(session)),
+    )
+    .await;
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, citizen_cookie(&state.config), &token, None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
+    );
+    resp
+}

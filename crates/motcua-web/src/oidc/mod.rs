@@ -32,6 +32,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/oidc/authorize/login", post(authorize::login))
         .route("/oidc/authorize/consent", post(authorize::consent))
+        .route("/oidc/authorize/passkey", post(authorize::passkey_login))
+        .route(
+            "/oidc/authorize/passkey/options",
+            post(authorize::passkey_options),
+        )
         .route("/oidc/token", post(token::token))
         .route("/oidc/par", post(token::par))
         .route("/oidc/revoke", post(token::revoke))

@@ -37,6 +37,7 @@ struct AccountPage {
     level: i32,
     has_totp: bool,
     organisations: Vec<(String, String, String)>,
+    passkeys: Vec<(String, String, String)>,
 }
 
 fn chrome(ctx: &crate::auth::Ctx, key: &str) -> Chrome {
@@ -74,10 +75,24 @@ pub async fn overview(State(state): State<AppState>, Citizen(ctx, session): Citi
             .collect(),
         Err(e) => return super::server_error(ctx.lang, &e.to_string()),
     };
+    let passkeys = match motcua_identity::passkeys::list(&state.db, &session.account.id).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|(id, created, used)| {
+                (
+                    id,
+                    local_time(created),
+                    used.map(local_time).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        Err(e) => return super::server_error(ctx.lang, &e.to_string()),
+    };
     render(
         StatusCode::OK,
         &AccountPage {
             organisations,
+            passkeys,
             c: chrome(&ctx, "account.title"),
             csrf: session.csrf_token.clone(),
             pid: session.account.pid.to_string(),

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod level2;
 pub mod login;
+pub mod passkeys;
 pub mod portal_auth;
 pub mod register;
 pub mod registry;
@@ -110,6 +111,13 @@ pub fn routes() -> Router<AppState> {
             post(account::withdraw_consent),
         )
         .route("/account/logins", get(account::logins))
+        .route("/account/passkeys", post(passkeys::register))
+        .route(
+            "/account/passkeys/options",
+            post(passkeys::registration_options),
+        )
+        .route("/account/passkeys/{id}/remove", post(passkeys::remove))
+        .route("/static/passkeys.js", get(passkeys_script))
         .route("/account/accesses", get(account::accesses))
         .route("/account/logout", post(account::logout))
         .route("/static/app.css", get(stylesheet))
@@ -222,6 +230,16 @@ async fn home(ctx: Ctx) -> Redirect {
     } else {
         Redirect::to("/login")
     }
+}
+
+async fn passkeys_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkeys.js"),
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {
