@@ -1363,3 +1363,198 @@ async fn administrators_register_openid_connect_clients_on_a_page() {
     let (_, page) = get_page(&b, app.url("/admin/relying-parties")).await;
     assert!(page.contains(id));
 }
+
+/// A software authenticator for the passkey ceremonies: one P-256 key, CTAP2 encodings.
+struct Authenticator {
+    key: p256::ecdsa::SigningKey,
+    credential: Vec<u8>,
+}
+
+impl Authenticator {
+    fn new() -> Authenticator {
+        Authenticator {
+            key: p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap(),
+            credential: vec![7u8; 16],
+        }
+    }
+
+    fn client_data(kind: &str, challenge: &str, origin: &str) -> String {
+        URL_SAFE_NO_PAD.encode(
+            json!({ "type": kind, "challenge": challenge, "origin": origin, "crossOrigin": false })
+                .to_string(),
+        )
+    }
+
+    fn auth_data(
+        rp_id: &str,
+        flags: u8,
+        counter: u32,
+        attested: bool,
+        key: &p256::ecdsa::SigningKey,
+        credential: &[u8],
+    ) -> Vec<u8> {
+        let mut out = Sha256::digest(rp_id.as_bytes()).to_vec();
+        out.push(flags);
+        out.extend(counter.to_be_bytes());
+        if attested {
+            out.extend([0u8; 16]);
+            out.extend((credential.len() as u16).to_be_bytes());
+            out.extend(credential);
+            let point = key.verifying_key().to_encoded_point(false);
+            out.extend([0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20]);
+            out.extend(point.x().unwrap());
+            out.extend([0x22, 0x58, 0x20]);
+            out.extend(point.y().unwrap());
+        }
+        out
+    }
+
+    fn register(
+        &self,
+        ceremony: &motcua_identity::passkeys::Ceremony,
+        origin: &str,
+    ) -> motcua_identity::passkeys::Answer {
+        let rp_id = ceremony.options["rp"]["id"].as_str().unwrap();
+        let auth = Self::auth_data(rp_id, 0x45, 0, true, &self.key, &self.credential);
+        let mut object = vec![0xa3, 0x63];
+        object.extend(b"fmt");
+        object.push(0x64);
+        object.extend(b"none");
+        object.push(0x67);
+        object.extend(b"attStmt");
+        object.push(0xa0);
+        object.push(0x68);
+        object.extend(b"authData");
+        object.extend([0x58, auth.len() as u8]);
+        object.extend(&auth);
+        motcua_identity::passkeys::Answer {
+            ceremony_id: ceremony.id.clone(),
+            credential_id: URL_SAFE_NO_PAD.encode(&self.credential),
+            client_data_json: Self::client_data(
+                "webauthn.create",
+                ceremony.options["challenge"].as_str().unwrap(),
+                origin,
+            ),
+            attestation_object: URL_SAFE_NO_PAD.encode(object),
+            ..Default::default()
+        }
+    }
+
+    fn assert(
+        &self,
+        ceremony: &motcua_identity::passkeys::Ceremony,
+        origin: &str,
+        counter: u32,
+    ) -> motcua_identity::passkeys::Answer {
+        use p256::ecdsa::signature::Signer;
+        let rp_id = ceremony.options["rpId"].as_str().unwrap();
+        let auth = Self::auth_data(rp_id, 0x05, counter, false, &self.key, &self.credential);
+        let client_data = Self::client_data(
+            "webauthn.get",
+            ceremony.options["challenge"].as_str().unwrap(),
+            origin,
+        );
+        let mut signed = auth.clone();
+        signed.extend(Sha256::digest(
+            URL_SAFE_NO_PAD.decode(&client_data).unwrap(),
+        ));
+        let signature: p256::ecdsa::Signature = self.key.sign(&signed);
+        motcua_identity::passkeys::Answer {
+            ceremony_id: ceremony.id.clone(),
+            credential_id: URL_SAFE_NO_PAD.encode(&self.credential),
+            client_data_json: client_data,
+            authenticator_data: URL_SAFE_NO_PAD.encode(auth),
+            signature: URL_SAFE_NO_PAD.encode(signature.to_der().as_bytes()),
+            ..Default::default()
+        }
+    }
+}
+
+#[tokio::test]
+async fn passkey_ceremonies_refuse_what_webauthn_says_a_relying_party_must() {
+    use motcua_identity::passkeys::{self, RelyingParty};
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    let account = citizen_accounts::by_id(&app.db, &an.account_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let rp = RelyingParty::of_issuer("http://localhost:8080", "motcua");
+    let origin = "http://localhost:8080";
+    let device = Authenticator::new();
+    let now = motcua_db::clock::now_us();
+
+    // Registration: another origin, then a replayed ceremony, are refused; the right one passes.
+    let c = passkeys::start_registration(&app.db, &rp, &account, now)
+        .await
+        .unwrap();
+    let err = passkeys::finish_registration(
+        &app.db,
+        &rp,
+        &account,
+        &device.register(&c, "http://evil.example"),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("origin"), "{err}");
+    let err =
+        passkeys::finish_registration(&app.db, &rp, &account, &device.register(&c, origin), now)
+            .await
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("already used"),
+        "a ceremony is used once: {err}"
+    );
+    let c = passkeys::start_registration(&app.db, &rp, &account, now)
+        .await
+        .unwrap();
+    let credential =
+        passkeys::finish_registration(&app.db, &rp, &account, &device.register(&c, origin), now)
+            .await
+            .unwrap();
+    assert_eq!(
+        passkeys::list(&app.db, &account.id).await.unwrap()[0].0,
+        credential
+    );
+
+    // Login: the right signature passes and names the account.
+    let c = passkeys::start_login(&app.db, &rp, now).await.unwrap();
+    let who = passkeys::finish_login(&app.db, &rp, &device.assert(&c, origin, 1), now)
+        .await
+        .unwrap();
+    assert_eq!(who.id, account.id);
+    // Changed content fails the signature.
+    let c = passkeys::start_login(&app.db, &rp, now).await.unwrap();
+    let mut answer = device.assert(&c, origin, 2);
+    let mut auth = URL_SAFE_NO_PAD.decode(&answer.authenticator_data).unwrap();
+    auth[36] ^= 1;
+    answer.authenticator_data = URL_SAFE_NO_PAD.encode(auth);
+    let err = passkeys::finish_login(&app.db, &rp, &answer, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("signature"), "{err}");
+    // Another key under the registered credential id fails too.
+    let c = passkeys::start_login(&app.db, &rp, now).await.unwrap();
+    let thief = Authenticator {
+        key: p256::ecdsa::SigningKey::from_slice(&[3u8; 32]).unwrap(),
+        credential: device.credential.clone(),
+    };
+    let err = passkeys::finish_login(&app.db, &rp, &thief.assert(&c, origin, 5), now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("signature"), "{err}");
+    // A counter that does not grow means a cloned authenticator.
+    let c = passkeys::start_login(&app.db, &rp, now).await.unwrap();
+    let err = passkeys::finish_login(&app.db, &rp, &device.assert(&c, origin, 1), now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("counter"), "{err}");
+    // Another relying party's credential (RP ID hash) is refused.
+    let other = RelyingParty::of_issuer("http://other.example", "x");
+    let c = passkeys::start_login(&app.db, &other, now).await.unwrap();
+    let err = passkeys::finish_login(&app.db, &rp, &device.assert(&c, origin, 9), now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("RP ID"), "{err}");
+}
