@@ -139,6 +139,62 @@ pub fn check_holder(person: Option<&RegistryPerson>, today: chrono::NaiveDate) -
     Ok(())
 }
 
+/// A child attached to a parent's account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Child {
+    pub pid: String,
+    pub full_name: String,
+    pub date_of_birth: String,
+}
+
+/// The living children under 14 of the account's holder, found in her household by the
+/// registry's father and mother numbers: they have no account of their own and are attached
+/// to hers (Decree 69/2024/NĐ-CP, Art. 12).
+pub async fn children_under_14(
+    db: &Db,
+    account: &CitizenAccount,
+    today: chrono::NaiveDate,
+) -> Result<Vec<Child>> {
+    let registry =
+        |e: motcua_registry::RegistryError| IdentityError::Internal(format!("registry: {e}"));
+    let Some(me) = motcua_registry::citizens::get(db, account.pid)
+        .await
+        .map_err(registry)?
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(household) = me.household_id else {
+        return Ok(Vec::new());
+    };
+    let Some(view) = motcua_registry::citizens::household(db, household)
+        .await
+        .map_err(registry)?
+    else {
+        return Ok(Vec::new());
+    };
+    let mine = account.pid.to_string();
+    Ok(view
+        .members
+        .into_iter()
+        .filter(|m| m.status == "alive")
+        .filter(|m| {
+            m.father_pid.as_deref() == Some(mine.as_str())
+                || m.mother_pid.as_deref() == Some(mine.as_str())
+        })
+        .filter(|m| {
+            BirthDate::parse(&m.date_of_birth)
+                .ok()
+                .and_then(|born| born.age_on(today))
+                .is_some_and(|age| age < OWN_ACCOUNT_AGE)
+        })
+        .map(|m| Child {
+            pid: m.pid,
+            full_name: m.full_name,
+            date_of_birth: m.date_of_birth,
+        })
+        .collect())
+}
+
 /// Completed years on `today` counted from the latest day `born` can denote.
 fn latest_birthday_age(born: &BirthDate, today: chrono::NaiveDate) -> Option<u32> {
     let latest = match *born {

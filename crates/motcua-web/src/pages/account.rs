@@ -38,6 +38,7 @@ struct AccountPage {
     has_totp: bool,
     organisations: Vec<(String, String, String)>,
     passkeys: Vec<(String, String, String)>,
+    children: Vec<(String, String, String)>,
 }
 
 fn chrome(ctx: &crate::auth::Ctx, key: &str) -> Chrome {
@@ -88,11 +89,26 @@ pub async fn overview(State(state): State<AppState>, Citizen(ctx, session): Citi
             .collect(),
         Err(e) => return super::server_error(ctx.lang, &e.to_string()),
     };
+    let today = motcua_domain::vietnam_time::date_at(motcua_db::clock::now_us());
+    let children = match motcua_identity::citizen_accounts::children_under_14(
+        &state.db,
+        &session.account,
+        today,
+    )
+    .await
+    {
+        Ok(list) => list
+            .into_iter()
+            .map(|c| (c.pid, c.full_name, local_date(&c.date_of_birth)))
+            .collect(),
+        Err(e) => return super::server_error(ctx.lang, &e.to_string()),
+    };
     render(
         StatusCode::OK,
         &AccountPage {
             organisations,
             passkeys,
+            children,
             c: chrome(&ctx, "account.title"),
             csrf: session.csrf_token.clone(),
             pid: session.account.pid.to_string(),

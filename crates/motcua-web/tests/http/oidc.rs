@@ -829,6 +829,25 @@ async fn the_portal_logs_a_citizen_in_through_the_provider_and_shows_who_read_he
         html.contains("Nguyễn Văn An") && html.contains(AN),
         "{html}"
     );
+    // Her son under 14, in her household with her as his father in the registry, is attached.
+    assert!(
+        !html.contains("id=\"children\""),
+        "no child is recorded as his yet"
+    );
+    let _: u64 = motcua_db::on_write!(&app.db, c => {
+        sqlx::query("UPDATE citizens SET father_pid = $1 WHERE pid = 1220000001")
+            .bind(AN_I64)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+    .unwrap();
+    let (_, html) = get_page(&b, format!("{portal}/account")).await;
+    let children = html
+        .split("id=\"children\"")
+        .nth(1)
+        .expect("the children list");
+    assert!(children.contains("Nguyễn Minh Khang"), "{html}");
     let (status, html) = get_page(&b, format!("{portal}/account/accesses")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
