@@ -409,6 +409,38 @@ pub async fn authenticate(
     totp_code: &str,
     now: i64,
 ) -> Result<std::result::Result<CitizenAccount, LoginFailure>> {
+    authenticate_with(
+        db,
+        passwords,
+        policy,
+        pid,
+        password,
+        SecondFactor::Totp(totp_code),
+        now,
+    )
+    .await
+}
+
+/// The second factor a login brings.
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactor<'a> {
+    /// A code of the authenticator app.
+    Totp(&'a str),
+    /// None yet: the password is checked (with the same lockout), and on success a code is
+    /// to be sent to the proved e-mail address ([`crate::login_codes`]).
+    EmailCodeNext,
+}
+
+/// [`authenticate`] with either second factor.
+pub async fn authenticate_with(
+    db: &Db,
+    passwords: &PasswordService,
+    policy: LockoutPolicy,
+    pid: &str,
+    password: &str,
+    factor: SecondFactor<'_>,
+    now: i64,
+) -> Result<std::result::Result<CitizenAccount, LoginFailure>> {
     let row = login_row(db, pid).await?;
     let password_ok = passwords
         .verify(password, row.as_ref().map(|r| r.password_hash.as_str()))
@@ -427,18 +459,25 @@ pub async fn authenticate(
         return Ok(Err(LoginFailure::Disabled));
     }
     let unix_secs = now.div_euclid(1_000_000);
-    let step = row
-        .totp_secret
-        .as_deref()
-        .and_then(|secret| totp::accept(secret, totp_code, unix_secs, row.totp_last_step));
+    // `Some(step)` when the second factor passed: the TOTP step to spend, if any.
+    let second: Option<Option<i64>> = match factor {
+        SecondFactor::Totp(code) => row
+            .totp_secret
+            .as_deref()
+            .and_then(|secret| totp::accept(secret, code, unix_secs, row.totp_last_step))
+            .map(Some),
+        SecondFactor::EmailCodeNext => Some(None),
+    };
     let threshold = policy.threshold.max(1);
     let until = now.saturating_add(policy.lock_us);
     let mut tx = db.begin().await?;
-    let (outcome, locked_now) = match (password_ok, step) {
+    let (outcome, locked_now) = match (password_ok, second) {
         (true, Some(step)) => {
             if !lockout::count_success(&mut tx, Accounts::Citizens, &row.id, now).await? {
                 (Err(LoginFailure::Locked), false)
-            } else if !store::use_totp_step(&mut tx, &row.id, step).await? {
+            } else if let Some(step) = step
+                && !store::use_totp_step(&mut tx, &row.id, step).await?
+            {
                 // Another login used this code first.
                 (Err(LoginFailure::BadCredentials), false)
             } else {
@@ -459,10 +498,16 @@ pub async fn authenticate(
             _ => (Err(LoginFailure::BadCredentials), false),
         },
     };
-    let event_type = if outcome.is_ok() {
-        "citizen_account.logged_in"
+    let email_next = matches!(factor, SecondFactor::EmailCodeNext);
+    let event_type = match (&outcome, email_next) {
+        (Ok(_), false) => "citizen_account.logged_in",
+        (Ok(_), true) => "citizen_account.password_checked",
+        (Err(_), _) => "citizen_account.login_failed",
+    };
+    let amr = if email_next {
+        json!(["pwd"])
     } else {
-        "citizen_account.login_failed"
+        json!(["pwd", "otp"])
     };
     let actor = format!("citizen:{}", row.id);
     let locked = outcome.as_ref().err() == Some(&LoginFailure::Locked);
@@ -472,7 +517,7 @@ pub async fn authenticate(
         event_type,
         &actor,
         "login",
-        json!({ "amr": ["pwd", "otp"], "locked": locked }),
+        json!({ "amr": amr, "locked": locked }),
         now,
     )
     .await?;

@@ -11,6 +11,7 @@
 pub mod citizen_accounts;
 pub mod clients;
 pub mod jose;
+pub mod login_codes;
 pub mod oidc;
 pub mod organisations;
 pub mod passkeys;

@@ -36,13 +36,16 @@ pub async fn start(db: &Db, identifier: &str, email: &str, now: i64) -> Result<S
         return Ok(id);
     }
     let day_ago = now - 24 * 3600 * 1_000_000;
-    if store::resets_since(db, &row.id, day_ago).await? >= PER_ACCOUNT_PER_DAY {
+    if store::resets_since(db, store::PASSWORD_RESET, &row.id, day_ago).await?
+        >= PER_ACCOUNT_PER_DAY
+    {
         return Ok(id);
     }
     let code = six_digits();
     let mut tx = db.begin().await?;
     store::insert_reset(
         &mut tx,
+        store::PASSWORD_RESET,
         &id,
         &row.id,
         &code_hash(&id, &code),
@@ -81,7 +84,7 @@ pub async fn complete(
             "the code is not correct, or has expired: start again",
         )
     };
-    let Some(row) = store::reset(db, id).await? else {
+    let Some(row) = store::reset(db, store::PASSWORD_RESET, id).await? else {
         return Err(wrong());
     };
     if row.used_at.is_some() || row.expires_at <= now || row.attempts >= MAX_ATTEMPTS {

@@ -104,10 +104,14 @@ pub async fn started_since(db: &Db, pid: i64, since: i64) -> Result<i64> {
     Ok(n)
 }
 
-// ---- password resets (the same one-time-code shape) ----
+// ---- codes sent to a proved address: password resets and e-mail login codes ----
+
+pub const PASSWORD_RESET: &str = "password_reset";
+pub const LOGIN: &str = "login";
 
 pub async fn insert_reset(
     tx: &mut Tx,
+    purpose: &str,
     id: &str,
     account_id: &str,
     code_hash: &str,
@@ -116,14 +120,16 @@ pub async fn insert_reset(
 ) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query(
-            "INSERT INTO citizen_password_resets (id, account_id, code_hash, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO citizen_password_resets (id, account_id, code_hash, created_at, expires_at,
+                                                  purpose)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(account_id)
         .bind(code_hash)
         .bind(now)
         .bind(expires_at)
+        .bind(purpose)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected())
@@ -140,13 +146,14 @@ pub struct ResetRow {
     pub used_at: Option<i64>,
 }
 
-pub async fn reset(db: &Db, id: &str) -> Result<Option<ResetRow>> {
+pub async fn reset(db: &Db, purpose: &str, id: &str) -> Result<Option<ResetRow>> {
     let row = on_read!(db, c => {
         sqlx::query_as(
             "SELECT account_id, code_hash, attempts, expires_at, used_at
-             FROM citizen_password_resets WHERE id = $1",
+             FROM citizen_password_resets WHERE id = $1 AND purpose = $2",
         )
         .bind(id)
+        .bind(purpose)
         .fetch_optional(c)
         .await
     })?;
@@ -180,13 +187,15 @@ pub async fn use_reset(tx: &mut Tx, id: &str, now: i64) -> Result<bool> {
     Ok(n == 1)
 }
 
-pub async fn resets_since(db: &Db, account_id: &str, since: i64) -> Result<i64> {
+pub async fn resets_since(db: &Db, purpose: &str, account_id: &str, since: i64) -> Result<i64> {
     let n = on_read!(db, c => {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM citizen_password_resets WHERE account_id = $1 AND created_at >= $2",
+            "SELECT COUNT(*) FROM citizen_password_resets
+             WHERE account_id = $1 AND created_at >= $2 AND purpose = $3",
         )
         .bind(account_id)
         .bind(since)
+        .bind(purpose)
         .fetch_one(c)
         .await
     })?;

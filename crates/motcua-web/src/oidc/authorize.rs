@@ -333,6 +333,8 @@ pub struct LoginForm {
     password: Option<String>,
     totp: Option<String>,
     authz: Option<String>,
+    /// `email`: send a code by e-mail instead of asking for the TOTP code.
+    second: Option<String>,
 }
 
 fn client_ip(connect: Option<&ConnectInfo<SocketAddr>>) -> IpAddr {
@@ -383,19 +385,25 @@ pub async fn login(
     if password.is_empty() {
         errors.extend(err("password", "login.required_password"));
     }
-    if totp.is_empty() {
+    let by_email = f.second.as_deref() == Some("email");
+    if totp.is_empty() && !by_email {
         errors.extend(err("totp", "citizen_login.required_totp"));
     }
     if !errors.is_empty() {
         return again(StatusCode::UNPROCESSABLE_ENTITY, errors);
     }
-    let outcome = citizen_accounts::authenticate(
+    let factor = if by_email {
+        citizen_accounts::SecondFactor::EmailCodeNext
+    } else {
+        citizen_accounts::SecondFactor::Totp(&totp)
+    };
+    let outcome = citizen_accounts::authenticate_with(
         &state.db,
         &state.passwords,
         state.config.lockout,
         &pid,
         &password,
-        &totp,
+        factor,
         now,
     )
     .await;
@@ -413,6 +421,24 @@ pub async fn login(
         }
         Err(e) => return server_error(&ctx, e),
     };
+    if by_email {
+        return match motcua_identity::login_codes::send(&state.db, &account, now).await {
+            Ok(sent) => email_code_page(
+                &state,
+                &ctx,
+                StatusCode::OK,
+                &raw,
+                &sent.id,
+                &sent.masked_email,
+                Vec::new(),
+            ),
+            Err(IdentityError::Invalid { field, message }) => again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![(field.to_owned(), message)],
+            ),
+            Err(e) => server_error(&ctx, e),
+        };
+    }
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
@@ -610,6 +636,138 @@ pub async fn passkey_login(
         &state.db,
         &account,
         &["hwk", "user"],
+        user_agent,
+        state.config.oidc,
+        now,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return server_error(&ctx, e),
+    };
+    let mut resp = proceed(
+        &state,
+        &ctx,
+        &headers,
+        &raw,
+        Arrival::LoggedIn(Box::new(session)),
+    )
+    .await;
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, citizen_cookie(&state.config), &token, None),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
+    );
+    resp
+}
+
+#[derive(Template)]
+#[template(path = "email_code.html")]
+struct EmailCodePage {
+    c: Chrome,
+    errors: Vec<(String, String)>,
+    login_csrf: String,
+    authz: String,
+    code_id: String,
+    masked_email: String,
+}
+
+fn email_code_page(
+    state: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    raw: &str,
+    code_id: &str,
+    masked_email: &str,
+    errors: Vec<(String, String)>,
+) -> Response {
+    let (token, cookie) = crate::kit::pre_session_csrf(state);
+    let mut resp = render(
+        status,
+        &EmailCodePage {
+            c: Chrome::new(ctx, "email_code.title"),
+            errors,
+            login_csrf: token,
+            authz: raw.to_owned(),
+            code_id: code_id.to_owned(),
+            masked_email: masked_email.to_owned(),
+        },
+    );
+    resp.headers_mut().append(header::SET_COOKIE, cookie);
+    super::no_store(&mut resp);
+    resp
+}
+
+#[derive(Deserialize)]
+pub struct EmailCodeForm {
+    csrf: Option<String>,
+    authz: Option<String>,
+    code_id: Option<String>,
+    masked_email: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /oidc/authorize/email-code`: the code sent by e-mail completes the login.
+pub async fn email_code(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Form(f): Form<EmailCodeForm>,
+) -> Response {
+    let now = motcua_db::clock::now_us();
+    let raw = f.authz.clone().unwrap_or_default();
+    if let Err(resp) = parse(&state, &headers, &raw, now).await {
+        return resp;
+    }
+    let code_id = f.code_id.clone().unwrap_or_default();
+    let masked = f.masked_email.clone().unwrap_or_default();
+    let t = ctx.t();
+    if !crate::kit::pre_session_csrf_ok(&state, &headers, f.csrf.as_deref()) {
+        let errors = vec![("code".to_owned(), t.get("login.csrf").to_owned())];
+        return email_code_page(
+            &state,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            &raw,
+            &code_id,
+            &masked,
+            errors,
+        );
+    }
+    let account = match motcua_identity::login_codes::confirm(
+        &state.db,
+        &code_id,
+        f.code.as_deref().unwrap_or(""),
+        now,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(IdentityError::Invalid { field, message }) => {
+            let errors = vec![(field.to_owned(), message)];
+            return email_code_page(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &raw,
+                &code_id,
+                &masked,
+                errors,
+            );
+        }
+        Err(e) => return server_error(&ctx, e),
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (token, session) = match sessions::create(
+        &state.db,
+        &account,
+        &["pwd", "otp"],
         user_agent,
         state.config.oidc,
         now,

@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/oidc/authorize/login", post(authorize::login))
         .route("/oidc/authorize/consent", post(authorize::consent))
         .route("/oidc/authorize/passkey", post(authorize::passkey_login))
+        .route("/oidc/authorize/email-code", post(authorize::email_code))
         .route(
             "/oidc/authorize/passkey/options",
             post(authorize::passkey_options),

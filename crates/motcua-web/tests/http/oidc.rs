@@ -1577,3 +1577,78 @@ async fn passkey_ceremonies_refuse_what_webauthn_says_a_relying_party_must() {
         .unwrap_err();
     assert!(err.to_string().contains("RP ID"), "{err}");
 }
+
+#[tokio::test]
+async fn the_second_factor_can_be_a_code_sent_to_the_proved_email() {
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    let rp = portal(&app, false).await;
+    let b = browser();
+    let login_by_email = |page: String| {
+        let b = b.clone();
+        let url = app.url("/oidc/authorize/login");
+        async move {
+            let form = [
+                ("csrf", hidden(&page, "csrf")),
+                ("authz", hidden(&page, "authz")),
+                ("pid", AN.to_owned()),
+                ("password", PASSWORD.to_owned()),
+                ("second", "email".to_owned()),
+            ];
+            b.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    // Without a proved address there is no code to send.
+    let (_, page) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    let resp = login_by_email(page).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("href=\"#totp\""));
+
+    let _: u64 = motcua_db::on_write!(&app.db, c => {
+        sqlx::query("UPDATE citizen_accounts SET email = 'an@example.vn', email_verified_at = 1 WHERE id = $1")
+            .bind(&an.account_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+    .unwrap();
+    let (_, page) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    let resp = login_by_email(page).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("a•••n@example.vn"), "{page}");
+    let code = mailed_code(&app, "an@example.vn").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let post_code = |page: String, code: String| {
+        let b = b.clone();
+        let url = app.url("/oidc/authorize/email-code");
+        async move {
+            let form = [
+                ("csrf", hidden(&page, "csrf")),
+                ("authz", hidden(&page, "authz")),
+                ("code_id", hidden(&page, "code_id")),
+                ("masked_email", hidden(&page, "masked_email")),
+                ("code", code),
+            ];
+            b.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    let resp = post_code(page, wrong.to_owned()).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.unwrap();
+    let resp = post_code(page.clone(), code.clone()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text().await.unwrap().contains("data-scope"),
+        "logged in: the consent page"
+    );
+    // The code is spent.
+    let again = motcua_identity::login_codes::confirm(
+        &app.db,
+        &hidden(&page, "code_id"),
+        &code,
+        motcua_db::clock::now_us(),
+    )
+    .await;
+    assert!(again.unwrap_err().to_string().starts_with("code:"));
+}
