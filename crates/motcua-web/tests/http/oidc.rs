@@ -1652,3 +1652,75 @@ async fn the_second_factor_can_be_a_code_sent_to_the_proved_email() {
     .await;
     assert!(again.unwrap_err().to_string().starts_with("code:"));
 }
+
+#[tokio::test]
+async fn logout_posts_a_signed_logout_token_to_the_back_channel() {
+    use motcua_db::jobs::worker::{self, Registry, WorkerConfig};
+    let app = spawn_app().await;
+    let an = citizen(&app, AN, Level::One).await;
+    // The relying party's back-channel endpoint: keeps what it is sent.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let receiver = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(move |body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver_url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let rp = relying_parties::create(
+        &app.db,
+        &Registration {
+            name: "Cổng có đăng xuất".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scopes: vec!["openid".into(), "profile".into(), "pid".into()],
+            backchannel_logout_uri: Some(receiver_url),
+            ..Registration::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    let (b, code) = authorized(&app, &rp, &an).await;
+    let (_, tokens) = redeem(&app, &rp, &code).await;
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let keys = published_keys(&app).await;
+    let sid = jose::verify(&id_token, &keys).unwrap().claims["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The citizen logs out at the provider, confirming on its page.
+    let (_, page) = get_page(&b, app.url("/oidc/logout")).await;
+    let resp = post_form(&b, app.url("/oidc/logout"), &[("csrf", &csrf_field(&page))]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let mut registry = Registry::new();
+    motcua_identity::oidc::backchannel::register(
+        &mut registry,
+        app.db.db.clone(),
+        app.base.clone(),
+    );
+    let handle = worker::start(app.db.db.clone(), registry, WorkerConfig::default());
+    let body = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a logout token within 10 s")
+        .unwrap();
+    handle.shutdown().await;
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let token = &form.iter().find(|(k, _)| k == "logout_token").unwrap().1;
+    let verified = jose::verify(token, &keys).unwrap();
+    assert_eq!(verified.header["typ"], "logout+jwt");
+    let c = &verified.claims;
+    assert_eq!(c["iss"], app.base);
+    assert_eq!(c["aud"], rp.client_id.as_str());
+    assert_eq!(c["sid"], sid.as_str());
+    assert_eq!(c["sub"], an.account_id.as_str());
+    assert!(c["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(c.get("nonce").is_none(), "a logout token carries no nonce");
+}
