@@ -209,3 +209,37 @@ pub async fn list(db: &Db, account: &CitizenAccount, now: i64) -> Result<Vec<Cit
         .map(|row| of_row(row, account.clone()))
         .collect())
 }
+
+/// Records that a logged-in citizen logged in again for a request asking more than her
+/// session had (a step-up, or `prompt=login`), and ends the session it replaces.
+pub async fn replace_after_step_up(
+    db: &Db,
+    old_token: &str,
+    old: &CitizenSession,
+    new: &CitizenSession,
+    required: Option<Level>,
+    now: i64,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    store::delete_session(&mut tx, &sha256_hex(old_token)).await?;
+    events::append(
+        &mut tx,
+        &NewEvent {
+            aggregate_type: "citizen_account",
+            aggregate_id: &new.account.id,
+            event_type: "citizen_account.stepped_up",
+            actor: &format!("citizen:{}", new.account.id),
+            reason: "login again for a request asking more than the session had",
+            payload: json!({
+                "from_acr": old.acr,
+                "to_acr": new.acr,
+                "required_acr": required,
+                "previous_account": (old.account.id != new.account.id).then_some(&old.account.id),
+            }),
+            occurred_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

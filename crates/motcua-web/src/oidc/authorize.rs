@@ -455,6 +455,9 @@ pub async fn login(
         Ok(s) => s,
         Err(e) => return server_error(&ctx, e),
     };
+    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
+        return server_error(&ctx, e);
+    }
     let mut resp = proceed(
         &state,
         &ctx,
@@ -473,6 +476,23 @@ pub async fn login(
         cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
     );
     resp
+}
+
+/// A login while a session was open replaces it: a step-up (or `prompt=login`), recorded.
+async fn record_step_up(
+    state: &AppState,
+    headers: &HeaderMap,
+    new: &CitizenSession,
+    req: &AuthorizationRequest,
+    now: i64,
+) -> Result<(), IdentityError> {
+    let Some(old_token) = cookie(headers, citizen_cookie(&state.config)) else {
+        return Ok(());
+    };
+    let Some(old) = citizen_session(state, headers).await? else {
+        return Ok(());
+    };
+    sessions::replace_after_step_up(&state.db, old_token, &old, new, req.acr_required, now).await
 }
 
 #[derive(Deserialize)]

@@ -586,13 +586,48 @@ async fn bad_authorization_requests_are_refused_where_the_specifications_say() {
     .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    // acr_values above the account's level: a step-up login, then the refusal.
+    // acr_values above the session's level: a step-up login, then the refusal, since the
+    // account itself is at level 1.
+    let (_, page) = get_page(&b, authorize_url(&app, &rp, &[])).await;
+    assert_eq!(
+        log_in(&app, &b, &page, AN, &an).await.status(),
+        StatusCode::OK
+    );
     let (status, page) = get_page(&b, authorize_url(&app, &rp, &[("acr_values", "2")])).await;
     assert_eq!(status, StatusCode::OK);
-    let resp = log_in(&app, &b, &page, AN, &an).await;
+    assert!(
+        page.contains("class=\"notice\""),
+        "the step-up notice: {page}"
+    );
+    // The next step's code: the one just used cannot be used again.
+    let next = totp::code_at(&an.totp_secret, chrono::Utc::now().timestamp() + 30).unwrap();
+    let resp = post_form(
+        &b,
+        app.url("/oidc/authorize/login"),
+        &[
+            ("csrf", &hidden(&page, "csrf")),
+            ("authz", &hidden(&page, "authz")),
+            ("pid", AN),
+            ("password", PASSWORD),
+            ("totp", &next),
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let q = query_of(location(&resp));
     assert_eq!(q["error"], "unmet_authentication_requirements");
+    let events = motcua_db::events::for_aggregate(&app.db, "citizen_account", &an.account_id)
+        .await
+        .unwrap();
+    let step_up = events
+        .iter()
+        .find(|e| e.event_type == "citizen_account.stepped_up")
+        .expect("the step-up login is recorded");
+    assert!(
+        step_up.payload.contains("\"required_acr\":\"2\""),
+        "{}",
+        step_up.payload
+    );
 
     // CSRF on the consent form: another token is refused.
     let (status, consent) = get_page(&b, authorize_url(&app, &rp, &[])).await;
