@@ -294,6 +294,23 @@ pub enum AccountCommand {
         #[command(flatten)]
         argon: ArgonArgs,
     },
+    /// Raise an account to level 2 after an officer verified its holder in person; the
+    /// officer, place and document seen are recorded. Prints {"account_id","level"} as JSON.
+    RaiseLevel {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        pid: String,
+        /// The staff username of the officer who saw the citizen.
+        #[arg(long)]
+        officer: String,
+        /// The counter or office.
+        #[arg(long)]
+        place: String,
+        /// The document seen, e.g. "căn cước 001095012345".
+        #[arg(long)]
+        document_seen: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -490,6 +507,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             password_stdin: _,
             argon,
         }) => account_create(&db, &pid, &level, argon.params()).await,
+        Command::Account(AccountCommand::RaiseLevel {
+            db,
+            pid,
+            officer,
+            place,
+            document_seen,
+        }) => account_raise(&db, &pid, &officer, &place, &document_seen).await,
         Command::Oidc(OidcCommand::Keys(cmd)) => oidc_keys(cmd).await,
         Command::Org(cmd) => org(cmd).await,
         Command::Oidc(OidcCommand::Client(OidcClientCommand::Create {
@@ -657,6 +681,52 @@ async fn org(cmd: OrgCommand) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(v) => {
             crate::stdout::line(format_args!("{v}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn account_raise(
+    db: &DbArgs,
+    pid: &str,
+    officer: &str,
+    place: &str,
+    document_seen: &str,
+) -> anyhow::Result<ExitCode> {
+    use motcua_identity::citizen_accounts::{self, InPersonCheck};
+    let pid = match motcua_domain::Pid::parse(pid.trim()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: pid: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let db = setup::open(db).await?;
+    let Some(officer_user) = motcua_identity::staff::by_username(&db, officer.trim()).await? else {
+        eprintln!("error: officer: no staff account {officer:?}");
+        return Ok(ExitCode::from(2));
+    };
+    let Some(account) = citizen_accounts::by_pid(&db, pid).await? else {
+        eprintln!("error: pid: this citizen has no electronic-identity account");
+        return Ok(ExitCode::from(2));
+    };
+    let actor = format!("staff:{}", officer_user.username);
+    let check = InPersonCheck {
+        officer: &actor,
+        place,
+        document_seen,
+    };
+    let now = motcua_db::clock::now_us();
+    match citizen_accounts::raise_to_level_2(&db, &account.id, &check, now).await {
+        Ok(()) => {
+            crate::stdout::line(format_args!(
+                "{}",
+                serde_json::json!({ "account_id": account.id, "level": "2" })
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -38,6 +38,12 @@ fn motcua(work: &Path) -> Command {
         "MOTCUA_WORKERS",
         "MOTCUA_JOB_LEASE_SECS",
         "MOTCUA_JOB_POLL_MS",
+        "MOTCUA_PORTAL_CLIENT_ID",
+        "MOTCUA_ARGON2_MEMORY_KIB",
+        "MOTCUA_ARGON2_ITERATIONS",
+        "MOTCUA_ARGON2_PARALLELISM",
+        "MOTCUA_PASSWORD_HASH_WORKERS",
+        "MOTCUA_LOGIN_ATTEMPTS_PER_MINUTE",
     ] {
         cmd.env_remove(var);
     }
@@ -576,6 +582,47 @@ async fn account_create_binds_an_account_to_a_registered_adult() {
             .unwrap()
             .is_none()
     );
+
+    // `account raise-level`: names an unknown officer or PID; raises after the check.
+    let r = create(other, "1", password);
+    assert!(r.ok(), "{r:?}");
+    let staff = motcua(env.work.path())
+        .args([
+            "staff",
+            "create",
+            "--username",
+            "officer1",
+            "--display-name",
+            "Cán bộ Một",
+        ])
+        .args(["--role", "officer", "--database", &env.db.url])
+        .env("MOTCUA_PASSWORD", "mật khẩu cán bộ đủ dài")
+        .output()
+        .unwrap();
+    assert!(staff.status.success(), "{staff:?}");
+    let raise = |officer: &str| {
+        env.run_db(&[
+            "account",
+            "raise-level",
+            "--pid",
+            other,
+            "--officer",
+            officer,
+            "--place",
+            "Bộ phận một cửa UBND phường Bến Nghé",
+            "--document-seen",
+            "căn cước",
+        ])
+    };
+    let r = raise("nobody");
+    assert!(!r.ok() && r.stderr.contains("officer:"), "{r:?}");
+    let r = raise("officer1");
+    assert!(r.ok() && r.stdout.contains("\"level\":\"2\""), "{r:?}");
+    let raised = citizen_accounts::by_pid(&db, Pid::parse(other).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raised.level, Level::Two);
 
     // Level 2 only after an in-person check, recorded; once.
     let check = InPersonCheck {
