@@ -45,6 +45,7 @@ pub fn job_registry(db: &Db, args: &JobArgs, issuer: &str) -> anyhow::Result<Reg
     mailer.register(&mut registry);
     motcua_db::access_log::register_sealing(&mut registry, db);
     motcua_identity::oidc::backchannel::register(&mut registry, db.clone(), issuer.to_owned());
+    motcua_identity::oidc::register_sweeping(&mut registry, db);
     Ok(registry)
 }
 

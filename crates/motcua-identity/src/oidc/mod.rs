@@ -176,3 +176,50 @@ pub fn words(s: &str) -> Vec<String> {
 pub fn secs(us: i64) -> i64 {
     us.div_euclid(SEC)
 }
+
+/// The job that deletes the provider's spent rows, hourly across all nodes.
+pub const SWEEP_JOB: &str = "oidc.sweep";
+/// How long an ended grant is kept, so a late replay of its tokens is still told apart from an
+/// unknown token (and logged as a replay).
+pub const KEEP_ENDED_GRANTS_US: i64 = 7 * 24 * 3600 * SEC;
+
+/// Registers [`SWEEP_JOB`] with the job worker.
+pub fn register_sweeping(registry: &mut motcua_db::jobs::worker::Registry, db: &motcua_db::Db) {
+    let db = db.clone();
+    registry.register(SWEEP_JOB, move |_run| {
+        let db = db.clone();
+        async move {
+            let now = motcua_db::clock::now_us();
+            let swept = async {
+                let mut tx = db.begin().await?;
+                let swept =
+                    crate::store::oidc::sweep(&mut tx, now, now - KEEP_ENDED_GRANTS_US).await?;
+                tx.commit().await?;
+                Ok::<_, IdentityError>(swept)
+            };
+            match swept.await {
+                Ok(s) => {
+                    tracing::info!(
+                        grants = s.grants,
+                        refresh_tokens = s.refresh_tokens,
+                        codes = s.codes,
+                        revoked = s.revoked_tokens,
+                        jtis = s.seen_jtis,
+                        "OpenID Connect rows swept"
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(motcua_db::jobs::worker::JobError::Retryable(e.to_string())),
+            }
+        }
+    });
+    registry.every(SWEEP_JOB, std::time::Duration::from_secs(3600), 5);
+}
+
+/// Runs the sweep once at `now`; the grants it deleted (for tests and operators).
+pub async fn sweep_now(db: &motcua_db::Db, now: i64) -> crate::Result<u64> {
+    let mut tx = db.begin().await?;
+    let swept = crate::store::oidc::sweep(&mut tx, now, now - KEEP_ENDED_GRANTS_US).await?;
+    tx.commit().await?;
+    Ok(swept.grants)
+}

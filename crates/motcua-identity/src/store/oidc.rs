@@ -667,3 +667,46 @@ pub async fn delete_pushed(tx: &mut Tx, id: &str) -> Result<()> {
     })?;
     Ok(())
 }
+
+// ---- sweeping ----
+
+/// Rows deleted by [`sweep`], per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub refresh_tokens: u64,
+    pub codes: u64,
+    pub grants: u64,
+    pub revoked_tokens: u64,
+    pub seen_jtis: u64,
+}
+
+/// Deletes what can no longer be used: identifiers and revocations past their expiry, and
+/// grants that ended (expired or revoked) before `ended_before`, with their codes and refresh
+/// tokens. A grant is kept a while after it ends, so a late replay of one of its refresh tokens
+/// is still recognised as a replay.
+pub async fn sweep(tx: &mut Tx, now: i64, ended_before: i64) -> Result<Swept> {
+    const STATEMENTS: [&str; 5] = [
+        "DELETE FROM oidc_revoked_tokens WHERE expires_at < $1",
+        "DELETE FROM oidc_seen_jtis WHERE expires_at < $1",
+        "DELETE FROM oidc_refresh_tokens WHERE grant_id IN (SELECT id FROM oidc_grants
+         WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1)",
+        "DELETE FROM oidc_codes WHERE grant_id IN (SELECT id FROM oidc_grants
+         WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1)",
+        "DELETE FROM oidc_grants
+         WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1",
+    ];
+    let mut counts = [0u64; 5];
+    for (i, sql) in STATEMENTS.iter().enumerate() {
+        let bound = if i < 2 { now } else { ended_before };
+        counts[i] = on_tx!(tx, c => {
+            sqlx::query(*sql).bind(bound).execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(Swept {
+        revoked_tokens: counts[0],
+        seen_jtis: counts[1],
+        refresh_tokens: counts[2],
+        codes: counts[3],
+        grants: counts[4],
+    })
+}

@@ -501,6 +501,33 @@ async fn a_citizen_logs_in_consents_and_the_portal_gets_verified_tokens() {
         .await
         .unwrap();
     assert_eq!(query_of(location(&resp))["error"], "login_required");
+
+    // A week after they ended, the grants are swept with their codes and refresh tokens.
+    let now = motcua_db::clock::now_us();
+    assert_eq!(
+        motcua_identity::oidc::sweep_now(&app.db, now)
+            .await
+            .unwrap(),
+        0,
+        "kept a week"
+    );
+    let later = now + motcua_identity::oidc::KEEP_ENDED_GRANTS_US + 1;
+    assert!(
+        motcua_identity::oidc::sweep_now(&app.db, later)
+            .await
+            .unwrap()
+            >= 4
+    );
+    let (status, gone) = token(
+        &app,
+        &rp,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, gone["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 }
 
 #[tokio::test]
