@@ -552,20 +552,24 @@ impl SubjectKey {
     }
 }
 
-/// The entries of one citizen on the embedded database: the newest `$2` in the per-citizen
-/// index (one lookup per day with entries; `CROSS JOIN` makes SQLite loop over the days and
-/// seek each instead of scanning the index), and those newer than the last sorted run of the
-/// ingester (`ingest.rs`), read from the log itself (at most about one run, scanned by id).
+/// The entries of one citizen on the embedded database: the newest `$2` before the cursor
+/// (`$3`, `$4`) in the per-citizen index (`CROSS JOIN` makes SQLite loop over the days, newest
+/// first, and seek each; the order of that loop is the order asked for, so it stops once the
+/// page is full instead of sorting her whole history), and those newer than the last sorted
+/// run of the ingester (`ingest.rs`), read from the log itself (at most about one run, newest
+/// first).
 const BY_SUBJECT_SQLITE: &str = "SELECT id FROM (
         SELECT s.id, s.at FROM audit.access_log_days d
         CROSS JOIN audit.access_log_subjects s
-        WHERE s.day = d.day AND s.subject_pid = $1
+        WHERE s.day = d.day AND s.subject_pid = $1 AND d.day <= $3 / 86400000000
           AND (s.at < $3 OR (s.at = $3 AND s.id < $4))
-        ORDER BY s.at DESC, s.id DESC LIMIT $2) AS indexed
+        ORDER BY d.day DESC, s.at DESC, s.id DESC LIMIT $2) AS indexed
     UNION
-    SELECT id FROM audit.access_log
-    WHERE id > (SELECT indexed_id FROM audit.access_log_indexing WHERE id = 1)
-      AND subject_pid = $1";
+    SELECT id FROM (
+        SELECT id FROM audit.access_log
+        WHERE id > (SELECT indexed_id FROM audit.access_log_indexing WHERE id = 1)
+          AND subject_pid = $1 AND (at < $3 OR (at = $3 AND id < $4))
+        ORDER BY id DESC LIMIT $2) AS recent";
 /// On PostgreSQL every entry is indexed in its own transaction, and the table has an index by
 /// citizen (`migrations/postgres/0006_access_log_subjects.sql`).
 const BY_SUBJECT_POSTGRES: &str = "SELECT id FROM (
