@@ -665,6 +665,9 @@ pub async fn passkey_login(
         Ok(s) => s,
         Err(e) => return server_error(&ctx, e),
     };
+    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
+        return server_error(&ctx, e);
+    }
     let mut resp = proceed(
         &state,
         &ctx,
@@ -740,9 +743,10 @@ pub async fn email_code(
 ) -> Response {
     let now = motcua_db::clock::now_us();
     let raw = f.authz.clone().unwrap_or_default();
-    if let Err(resp) = parse(&state, &headers, &raw, now).await {
-        return resp;
-    }
+    let req = match parse(&state, &headers, &raw, now).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
     let code_id = f.code_id.clone().unwrap_or_default();
     let masked = f.masked_email.clone().unwrap_or_default();
     let t = ctx.t();
@@ -797,6 +801,9 @@ pub async fn email_code(
         Ok(s) => s,
         Err(e) => return server_error(&ctx, e),
     };
+    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
+        return server_error(&ctx, e);
+    }
     let mut resp = proceed(
         &state,
         &ctx,
