@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use motcua_identity::oidc::authorize::with_query;
-use motcua_identity::oidc::sessions::{self, Ended};
+use motcua_identity::oidc::sessions;
 use motcua_identity::token::constant_time_eq;
 use serde::Deserialize;
 
@@ -107,7 +107,7 @@ pub async fn start(
                 "oidc.error_body",
             );
         }
-        let ended = match sessions::end_by_sid(
+        if let Err(e) = sessions::end_by_sid(
             &state.db,
             sub,
             sid,
@@ -116,15 +116,14 @@ pub async fn start(
         )
         .await
         {
-            Ok(e) => e,
-            Err(e) => return crate::pages::server_error(ctx.lang, &e.to_string()),
-        };
+            return crate::pages::server_error(ctx.lang, &e.to_string());
+        }
         let ours = match citizen_session(&state, &headers).await {
             Ok(s) => s.is_none_or(|s| s.sid == sid),
             Err(_) => true,
         };
         let to = destination(&state, &p, Some(aud)).await;
-        return finish(&state, &ctx, ended, to, ours).await;
+        return finish(&state, &ctx, to, ours).await;
     }
     match citizen_session(&state, &headers).await {
         Ok(Some(session)) => render(
@@ -139,7 +138,7 @@ pub async fn start(
         ),
         Ok(None) => {
             let to = destination(&state, &p, None).await;
-            finish(&state, &ctx, Ended::default(), to, false).await
+            finish(&state, &ctx, to, false).await
         }
         Err(e) => crate::pages::server_error(ctx.lang, &e.to_string()),
     }
@@ -159,29 +158,22 @@ pub async fn confirm(
     };
     let Some(session) = session else {
         let to = destination(&state, &p, None).await;
-        return finish(&state, &ctx, Ended::default(), to, true).await;
+        return finish(&state, &ctx, to, true).await;
     };
     if !constant_time_eq(&session.csrf_token, p.csrf.as_deref().unwrap_or("")) {
         return crate::pages::message(&ctx, StatusCode::FORBIDDEN, "error.forbidden", "error.csrf");
     }
     let token = cookie(&headers, citizen_cookie(&state.config)).unwrap_or("");
-    let ended = match sessions::end(&state.db, token, &session.account.id, now).await {
-        Ok(e) => e,
-        Err(e) => return crate::pages::server_error(ctx.lang, &e.to_string()),
-    };
+    if let Err(e) = sessions::end(&state.db, token, &session.account.id, now).await {
+        return crate::pages::server_error(ctx.lang, &e.to_string());
+    }
     let to = destination(&state, &p, None).await;
-    finish(&state, &ctx, ended, to, true).await
+    finish(&state, &ctx, to, true).await
 }
 
-async fn finish(
-    state: &AppState,
-    ctx: &Ctx,
-    ended: Ended,
-    to: Option<String>,
-    clear: bool,
-) -> Response {
-    // The grants' back-channel notices were queued with their revocation.
-    let _ = ended;
+/// The answer once the session ended (its grants' back-channel notices were queued with
+/// their revocation): the client's post-logout URI, or the logged-out page.
+async fn finish(state: &AppState, ctx: &Ctx, to: Option<String>, clear: bool) -> Response {
     let mut resp = match to {
         Some(uri) => Redirect::to(&uri).into_response(),
         None => crate::pages::message(ctx, StatusCode::OK, "oidc.logout_title", "oidc.logged_out"),

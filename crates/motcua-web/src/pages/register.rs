@@ -59,11 +59,11 @@ pub struct RegisterForm {
     password_again: Option<String>,
 }
 
-fn with_csrf(state: &AppState, mut resp: Response, cookie: HeaderValue) -> Response {
+/// A pre-session form page with its CSRF cookie, never cached.
+fn with_csrf(mut resp: Response, cookie: HeaderValue) -> Response {
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let _ = state;
     resp
 }
 
@@ -85,7 +85,7 @@ fn form_page(
         date_of_birth: text(&f.date_of_birth),
         email: text(&f.email),
     };
-    with_csrf(state, render(status, &page), cookie)
+    with_csrf(render(status, &page), cookie)
 }
 
 /// `GET /account/register`.
@@ -178,7 +178,7 @@ fn confirm_page(
         id: id.to_owned(),
         email: email.to_owned(),
     };
-    with_csrf(state, render(status, &page), cookie)
+    with_csrf(render(status, &page), cookie)
 }
 
 /// `GET /account/register/{id}`.
