@@ -439,41 +439,59 @@ pub async fn login(
             Err(e) => server_error(&ctx, e),
         };
     }
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (token, session) = match sessions::create(
-        &state.db,
-        &account,
-        &["pwd", "otp"],
-        user_agent,
-        state.config.oidc,
-        now,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return server_error(&ctx, e),
-    };
-    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
-        return server_error(&ctx, e);
-    }
-    let mut resp = proceed(
+    logged_in(
         &state,
         &ctx,
         &headers,
         &raw,
+        &req,
+        &account,
+        &["pwd", "otp"],
+        now,
+    )
+    .await
+}
+
+/// After a successful login by any method: opens the session (the cookie), records a
+/// step-up when it replaces one, and goes on with the authorization request.
+#[allow(clippy::too_many_arguments)]
+async fn logged_in(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    raw: &str,
+    req: &AuthorizationRequest,
+    account: &motcua_identity::citizen_accounts::CitizenAccount,
+    amr: &[&str],
+    now: i64,
+) -> Response {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (token, session) =
+        match sessions::create(&state.db, account, amr, user_agent, state.config.oidc, now).await {
+            Ok(s) => s,
+            Err(e) => return server_error(ctx, e),
+        };
+    if let Err(e) = record_step_up(state, headers, &session, req, now).await {
+        return server_error(ctx, e);
+    }
+    let mut resp = proceed(
+        state,
+        ctx,
+        headers,
+        raw,
         Arrival::LoggedIn(Box::new(session)),
     )
     .await;
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,
-        cookie_header(&state, citizen_cookie(&state.config), &token, None),
+        cookie_header(state, citizen_cookie(&state.config), &token, None),
     );
     h.append(
         header::SET_COOKIE,
-        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
+        cookie_header(state, login_csrf_cookie(&state.config), "", Some(0)),
     );
     resp
 }
@@ -649,43 +667,17 @@ pub async fn passkey_login(
         }
         Err(e) => return server_error(&ctx, e),
     };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (token, session) = match sessions::create(
-        &state.db,
-        &account,
-        &["hwk", "user"],
-        user_agent,
-        state.config.oidc,
-        now,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return server_error(&ctx, e),
-    };
-    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
-        return server_error(&ctx, e);
-    }
-    let mut resp = proceed(
+    logged_in(
         &state,
         &ctx,
         &headers,
         &raw,
-        Arrival::LoggedIn(Box::new(session)),
+        &req,
+        &account,
+        &["hwk", "user"],
+        now,
     )
-    .await;
-    let h = resp.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, citizen_cookie(&state.config), &token, None),
-    );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
-    );
-    resp
+    .await
 }
 
 #[derive(Template)]
@@ -785,41 +777,15 @@ pub async fn email_code(
         }
         Err(e) => return server_error(&ctx, e),
     };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    let (token, session) = match sessions::create(
-        &state.db,
-        &account,
-        &["pwd", "otp"],
-        user_agent,
-        state.config.oidc,
-        now,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return server_error(&ctx, e),
-    };
-    if let Err(e) = record_step_up(&state, &headers, &session, &req, now).await {
-        return server_error(&ctx, e);
-    }
-    let mut resp = proceed(
+    logged_in(
         &state,
         &ctx,
         &headers,
         &raw,
-        Arrival::LoggedIn(Box::new(session)),
+        &req,
+        &account,
+        &["pwd", "otp"],
+        now,
     )
-    .await;
-    let h = resp.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, citizen_cookie(&state.config), &token, None),
-    );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, login_csrf_cookie(&state.config), "", Some(0)),
-    );
-    resp
+    .await
 }
