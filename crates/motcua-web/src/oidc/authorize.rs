@@ -16,7 +16,7 @@ use motcua_identity::oidc::authorize::{self, AuthorizationRequest, Next, Rejecti
 use motcua_identity::oidc::sessions::{self, CitizenSession};
 use motcua_identity::oidc::{OAuthError, OAuthErrorCode};
 use motcua_identity::staff::LoginFailure;
-use motcua_identity::token::{constant_time_eq, random_token};
+use motcua_identity::token::constant_time_eq;
 use serde::Deserialize;
 
 use super::issuer;
@@ -241,7 +241,7 @@ fn login_page(
     pid: &str,
     errors: Vec<(String, String)>,
 ) -> Response {
-    let token = random_token(24);
+    let (token, csrf_cookie) = crate::kit::pre_session_csrf(state);
     let pid = if pid.is_empty() {
         req.login_hint
             .as_deref()
@@ -262,10 +262,7 @@ fn login_page(
             authz: raw.to_owned(),
         },
     );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(state, login_csrf_cookie(&state.config), &token, Some(3600)),
-    );
+    resp.headers_mut().append(header::SET_COOKIE, csrf_cookie);
     super::no_store(&mut resp);
     allow_redirect_to(&mut resp, &req.redirect_uri);
     resp
@@ -365,8 +362,7 @@ pub async fn login(
         login_page(&state, &ctx, status, &req, &raw, false, &pid, errors)
     };
     let err = |field: &str, key: &str| vec![(field.to_owned(), t.get(key).to_owned())];
-    let expected = cookie(&headers, login_csrf_cookie(&state.config)).unwrap_or("");
-    if expected.is_empty() || !constant_time_eq(expected, f.csrf.as_deref().unwrap_or("")) {
+    if !crate::kit::pre_session_csrf_ok(&state, &headers, f.csrf.as_deref()) {
         return again(StatusCode::FORBIDDEN, err("pid", "login.csrf"));
     }
     if !state

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use motcua_identity::staff::{self, LoginFailure};
-use motcua_identity::token::{constant_time_eq, random_token};
+use motcua_identity::token::constant_time_eq;
 use motcua_identity::{IdentityError, sessions};
 use serde::Deserialize;
 
@@ -32,7 +32,7 @@ fn page(
     username: &str,
     errors: Vec<(String, String)>,
 ) -> Response {
-    let token = random_token(24);
+    let (token, csrf_cookie) = crate::kit::pre_session_csrf(state);
     let mut resp = render(
         status,
         &LoginPage {
@@ -42,10 +42,7 @@ fn page(
             login_csrf: token.clone(),
         },
     );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(state, login_csrf_cookie(&state.config), &token, Some(3600)),
-    );
+    resp.headers_mut().append(header::SET_COOKIE, csrf_cookie);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
@@ -83,9 +80,7 @@ pub async fn submit(
     let password = f.password.unwrap_or_default();
     let err = |field: &str, key: &str| vec![(field.to_owned(), t.get(key).to_owned())];
 
-    let expected = cookie(&headers, login_csrf_cookie(&state.config)).unwrap_or("");
-    let given = f.csrf.as_deref().unwrap_or("");
-    if expected.is_empty() || !constant_time_eq(expected, given) {
+    if !crate::kit::pre_session_csrf_ok(&state, &headers, f.csrf.as_deref()) {
         return page(
             &state,
             &ctx,
